@@ -1,0 +1,54 @@
+"""Interpretability workbench: trace a model with nnsight, get labelled xarray, explore it in JupyterLab widgets.
+
+The public surface is small: load a model, extract what it computes as xarray, save/load it, draw it.
+Heavy imports (torch, nnsight, anywidget) happen on first use, so ``import workbench`` is fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+from workbench.data import DataModelError, load, save, validate_attention, validate_logit_lens, validate_residuals
+
+_LAZY = {
+    "load_model": "workbench.backend",
+    "Model": "workbench.backend",
+    "residuals": "workbench.analyses.core",
+    "attention": "workbench.analyses.core",
+    "logit_lens": "workbench.analyses.lens",
+    "AttentionMap": "workbench.widgets",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.analyses.core import attention, residuals
+    from workbench.analyses.lens import logit_lens
+    from workbench.backend import Model, load_model
+    from workbench.widgets import AttentionMap
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+
+
+__all__ = [
+    "__version__",
+    "load_model",
+    "Model",
+    "residuals",
+    "attention",
+    "logit_lens",
+    "AttentionMap",
+    "save",
+    "load",
+    "validate_attention",
+    "validate_residuals",
+    "validate_logit_lens",
+    "DataModelError",
+]

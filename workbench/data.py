@@ -1,0 +1,442 @@
+"""The xarray data model: dim names, provenance, validators, and lossless save/load.
+
+Every analysis returns an xarray object that follows these conventions, and every widget accepts only objects that
+pass one of the ``validate_*`` functions here. Files are netCDF (default) or zarr (for big or chunked data); nothing is
+ever pickled, so a saved result can be opened safely on any machine, without the model that produced it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+
+# The one spelling of every dim the workbench uses.
+DIMS: tuple[str, ...] = (
+    "prompt",  # one of several texts traced together
+    "layer",
+    "head",
+    "query",
+    "key",
+    "position",
+    "rank",
+    "hidden",
+    "component",
+    "sample",
+    "step",  # training step of a checkpoint
+    "basis",
+    "node",
+    "context",  # context length
+    "model",  # a member of a population
+    "latent",  # latent-thought index
+)
+
+_KIND_ATTR = "workbench_kind"  # "DataArray" or "Dataset", so load() returns what save() got
+_NAME_ATTR = "workbench_name"
+_DA_VAR = "__workbench_dataarray__"
+_DTYPE_ATTR = "workbench_dtype"  # original dtype of a variable that had to be re-encoded
+_ESCAPED_ATTR = "workbench_escaped"  # string variable with NUL / backslash escaped
+_JSON_ATTRS = "workbench_json_attrs"  # names of attrs stored as JSON text
+
+
+class DataModelError(ValueError):
+    """An xarray object does not follow the workbench data model; the message says what is wrong in one sentence."""
+
+
+# --------------------------------------------------------------------------------------------------------- provenance
+def provenance(
+    model: str = "",
+    revision: str = "",
+    task: str = "",
+    seed: int | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The provenance attrs every analysis result carries: model, revision, task, seed, package version, time.
+
+    >>> attrs = provenance(model="gpt2", task="residuals", seed=0)
+    >>> sorted(attrs)[:4]
+    ['created', 'model', 'revision', 'seed']
+    """
+    from workbench import __version__
+
+    attrs: dict[str, Any] = {
+        "model": str(model),
+        "revision": str(revision),
+        "task": str(task),
+        "seed": -1 if seed is None else int(seed),
+        "workbench_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    attrs.update(extra)
+    return attrs
+
+
+# --------------------------------------------------------------------------------------------------------- validators
+def _describe_dims(obj: xr.DataArray | xr.Dataset) -> str:
+    return "(" + ", ".join(map(str, obj.dims)) + ")" if obj.dims else "no dims"
+
+
+def _require_dataarray(obj: Any, what: str) -> xr.DataArray:
+    if not isinstance(obj, xr.DataArray):
+        raise DataModelError(f"{what} must be an xarray.DataArray, got {type(obj).__name__}.")
+    return obj
+
+
+def _require_dims(obj: xr.DataArray, required: Iterable[str], what: str, optional: Iterable[str] = ()) -> None:
+    required = tuple(required)
+    allowed = set(required) | set(optional)
+    missing = [d for d in required if d not in obj.dims]
+    if missing:
+        raise DataModelError(
+            f"{what} needs dims {required} but has {_describe_dims(obj)}: missing {', '.join(map(repr, missing))}."
+        )
+    extra = [d for d in obj.dims if d not in allowed]
+    if extra:
+        raise DataModelError(
+            f"{what} has unexpected dim(s) {', '.join(map(repr, extra))} in {_describe_dims(obj)}; "
+            f"expected {required}" + (f" plus optional {tuple(optional)}" if optional else "") + "."
+        )
+
+
+def _require_token_coord(obj: xr.DataArray | xr.Dataset, coord: str, dim: str, what: str) -> None:
+    if coord not in obj.coords:
+        return  # token labels are optional; widgets fall back to positions
+    c = obj.coords[coord]
+    if dim not in c.dims:
+        raise DataModelError(f"{what}'s coord {coord!r} must lie along dim {dim!r}, but lies along {c.dims}.")
+    if c.dtype.kind not in "OUS":
+        raise DataModelError(f"{what}'s coord {coord!r} must hold token strings, got dtype {c.dtype}.")
+
+
+def validate_attention(da: Any) -> xr.DataArray:
+    """Check an attention DataArray: dims (layer, head, query, key), optionally a leading `prompt`.
+
+    Token labels, when present, are the coords `query_token` (on query) and `key_token` (on key).
+    Returns ``da`` unchanged so it can be used inline.
+
+    >>> import numpy as np, xarray as xr
+    >>> ok = validate_attention(xr.DataArray(np.zeros((1, 2, 3, 3)), dims=("layer", "head", "query", "key")))
+    """
+    what = "attention"
+    da = _require_dataarray(da, what)
+    _require_dims(da, ("layer", "head", "query", "key"), what, optional=("prompt",))
+    if da.dtype.kind != "f":
+        raise DataModelError(f"attention weights must be floating point, got dtype {da.dtype}.")
+    _require_token_coord(da, "query_token", "query", what)
+    _require_token_coord(da, "key_token", "key", what)
+    return da
+
+
+def validate_residuals(da: Any) -> xr.DataArray:
+    """Check a residual-stream DataArray: dims (layer, position, hidden), optionally a leading `prompt`.
+
+    >>> import numpy as np, xarray as xr
+    >>> ok = validate_residuals(xr.DataArray(np.zeros((2, 3, 4)), dims=("layer", "position", "hidden")))
+    """
+    what = "residuals"
+    da = _require_dataarray(da, what)
+    _require_dims(da, ("layer", "position", "hidden"), what, optional=("prompt",))
+    _require_token_coord(da, "token", "position", what)
+    return da
+
+
+def validate_logit_lens(ds: Any) -> xr.Dataset:
+    """Check a logit-lens Dataset: `token`, `token_id`, `prob` on (layer, position, rank) and `entropy` on
+    (layer, position), each optionally with a leading `prompt`.
+
+    >>> import numpy as np, xarray as xr
+    >>> dims = ("layer", "position", "rank")
+    >>> ds = xr.Dataset({"token": (dims, np.full((1, 2, 3), "a", dtype=object)),
+    ...                  "token_id": (dims, np.zeros((1, 2, 3), int)), "prob": (dims, np.zeros((1, 2, 3))),
+    ...                  "entropy": (dims[:2], np.zeros((1, 2)))})
+    >>> ok = validate_logit_lens(ds)
+    """
+    what = "logit_lens"
+    if not isinstance(ds, xr.Dataset):
+        raise DataModelError(f"{what} must be an xarray.Dataset, got {type(ds).__name__}.")
+    spec = {
+        "token": ("layer", "position", "rank"),
+        "token_id": ("layer", "position", "rank"),
+        "prob": ("layer", "position", "rank"),
+        "entropy": ("layer", "position"),
+    }
+    for var, dims in spec.items():
+        if var not in ds.data_vars:
+            raise DataModelError(f"{what} needs data variable {var!r} on {dims}; it has {sorted(map(str, ds.data_vars))}.")
+        _require_dims(ds[var], dims, f"{what}[{var!r}]", optional=("prompt",))
+    if ds["token"].dtype.kind not in "OUS":
+        raise DataModelError(f"{what}['token'] must hold token strings, got dtype {ds['token'].dtype}.")
+    return ds
+
+
+# ------------------------------------------------------------------------------------------------------ save / load
+def _is_string_array(values: np.ndarray) -> bool:
+    if values.dtype.kind == "U":
+        return True
+    if values.dtype.kind == "O" and values.size:
+        return all(isinstance(v, str) for v in values.ravel())
+    return False
+
+
+def _escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("\x00", "\\0")
+
+
+def _unescape(s: str) -> str:
+    out, i = [], 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s):
+            out.append("\x00" if s[i + 1] == "0" else s[i + 1])
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _encode_variable(var: xr.Variable) -> xr.Variable:
+    """Re-encode one variable so netCDF/zarr store it exactly (float16 as its bits, NUL-safe strings)."""
+    attrs = dict(var.attrs)
+    if var.dtype == np.float16:
+        attrs[_DTYPE_ATTR] = "float16"
+        return xr.Variable(var.dims, var.data.view(np.uint16), attrs, encoding={"_FillValue": None})
+    values = var.values if var.dtype.kind in "OU" else None
+    if values is not None and var.dtype.kind in "OU" and _is_string_array(values):
+        flat = values.ravel().tolist()
+        attrs[_DTYPE_ATTR] = str(var.dtype) if var.dtype.kind == "U" else "str"
+        if any(("\x00" in s) for s in flat):
+            flat = [_escape(s) for s in flat]
+            attrs[_ESCAPED_ATTR] = 1
+        arr = np.empty(len(flat), dtype=object)
+        arr[:] = flat
+        return xr.Variable(var.dims, arr.reshape(values.shape), attrs, encoding={"dtype": str})
+    if var.dtype.kind in "OU":
+        raise DataModelError(
+            f"save() can only store numbers and strings; a variable on {var.dims} holds Python objects of type "
+            f"{type(values.ravel()[0]).__name__ if values.size else 'unknown'}."
+        )
+    return xr.Variable(var.dims, var.data, attrs, encoding={"_FillValue": None})
+
+
+def _decode_variable(var: xr.Variable) -> xr.Variable:
+    attrs = dict(var.attrs)
+    dtype = attrs.pop(_DTYPE_ATTR, None)
+    escaped = attrs.pop(_ESCAPED_ATTR, 0)
+    if dtype == "float16":
+        return xr.Variable(var.dims, var.data.astype(np.uint16).view(np.float16), attrs)
+    if dtype is not None:  # strings (small: token labels), always read eagerly
+        values = var.values
+        flat = ["" if v is None else str(v) for v in np.asarray(values, dtype=object).ravel().tolist()]
+        if escaped:
+            flat = [_unescape(s) for s in flat]
+        if dtype.startswith("<U") or dtype.startswith(">U"):
+            arr = np.array(flat, dtype=dtype) if flat else np.empty(0, dtype=dtype)
+        else:
+            arr = np.empty(len(flat), dtype=object)
+            arr[:] = flat
+        return xr.Variable(var.dims, arr.reshape(np.shape(values)), attrs)
+    return xr.Variable(var.dims, var.data, attrs)
+
+
+def _encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """netCDF attrs hold str / numbers / 1-D arrays; other JSON-able values are stored as JSON text."""
+    out: dict[str, Any] = {}
+    as_json: list[str] = []
+    for k, v in attrs.items():
+        if not isinstance(k, str):
+            raise DataModelError(f"attribute names must be strings, got {k!r}.")
+        if isinstance(v, (bool, np.bool_)) or v is None or isinstance(v, (dict, list, tuple)):
+            try:
+                out[k] = json.dumps(v.item() if isinstance(v, np.bool_) else v)
+            except TypeError as e:
+                raise DataModelError(f"attribute {k!r} cannot be saved: {e}.") from None
+            as_json.append(k)
+        elif isinstance(v, (str, int, float, np.integer, np.floating)):
+            out[k] = v
+        elif isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind in "iuf":
+            out[k] = v
+        else:
+            raise DataModelError(f"attribute {k!r} has type {type(v).__name__}; save() stores str, numbers, "
+                                 "1-D numeric arrays and JSON-able lists/dicts/bools/None.")
+    if as_json:
+        out[_JSON_ATTRS] = json.dumps(as_json)
+    return out
+
+
+def _decode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    attrs = dict(attrs)
+    names = json.loads(attrs.pop(_JSON_ATTRS, "[]"))
+    for k in names:
+        v = json.loads(attrs[k])
+        attrs[k] = v
+    return attrs
+
+
+def _to_dataset(obj: xr.DataArray | xr.Dataset) -> xr.Dataset:
+    if isinstance(obj, xr.DataArray):
+        ds = obj.to_dataset(name=_DA_VAR)
+        ds.attrs = dict(obj.attrs)
+        ds.attrs[_KIND_ATTR] = "DataArray"
+        if obj.name is not None:
+            ds.attrs[_NAME_ATTR] = str(obj.name)
+        return ds
+    ds = obj.copy()
+    ds.attrs = dict(obj.attrs)
+    ds.attrs[_KIND_ATTR] = "Dataset"
+    return ds
+
+
+def _encode(obj: xr.DataArray | xr.Dataset) -> xr.Dataset:
+    ds = _to_dataset(obj)
+    for name, idx in ds.indexes.items():
+        if isinstance(idx, __import__("pandas").MultiIndex):
+            raise DataModelError(f"coord {name!r} is a MultiIndex, which netCDF/zarr cannot store; reset_index() it first.")
+    variables = {}
+    for name, var in ds.variables.items():
+        enc = _encode_variable(var)
+        enc.attrs = _encode_attrs(enc.attrs)
+        variables[name] = enc
+    coord_names = set(ds.coords)
+    out = xr.Dataset(
+        {k: v for k, v in variables.items() if k not in coord_names},
+        coords={k: v for k, v in variables.items() if k in coord_names},
+        attrs=_encode_attrs(ds.attrs),
+    )
+    return out
+
+
+def _decode(ds: xr.Dataset) -> xr.DataArray | xr.Dataset:
+    coord_names = set(ds.coords)
+    variables = {}
+    for name, var in ds.variables.items():
+        var = _decode_variable(var)
+        var.attrs = _decode_attrs(var.attrs)
+        variables[name] = var
+    attrs = _decode_attrs(ds.attrs)
+    kind = attrs.pop(_KIND_ATTR, "Dataset")
+    name = attrs.pop(_NAME_ATTR, None)
+    out = xr.Dataset(
+        {k: v for k, v in variables.items() if k not in coord_names},
+        coords={k: v for k, v in variables.items() if k in coord_names},
+        attrs=attrs,
+    )
+    if kind == "DataArray":
+        da = out[_DA_VAR]
+        da.attrs = attrs
+        da.name = name
+        return da
+    return out
+
+
+Format = Literal["netcdf", "zarr"]
+
+
+def _format_for(path: Path, format: str | None) -> Format:
+    if format is not None:
+        if format not in ("netcdf", "zarr"):
+            raise DataModelError(f"format must be 'netcdf' or 'zarr', got {format!r}.")
+        return format  # type: ignore[return-value]
+    return "zarr" if path.suffix == ".zarr" else "netcdf"
+
+
+def save(
+    obj: xr.DataArray | xr.Dataset,
+    path: str | os.PathLike,
+    format: Format | None = None,
+    chunks: Mapping[str, int] | None = None,
+) -> Path:
+    """Save a DataArray or Dataset losslessly: netCDF by default, zarr for ``*.zarr`` paths or ``format="zarr"``.
+
+    Token strings (any unicode), NaN, float16 and attrs round-trip exactly through :func:`load`. The file is written
+    beside its destination and moved into place only when complete, so a failed save leaves an existing file intact.
+    ``chunks`` (zarr only) sets the chunk size per dim, e.g. ``{"layer": 1}``.
+
+    >>> import numpy as np, xarray as xr, tempfile, os
+    >>> da = xr.DataArray(np.arange(3.0), dims="position", coords={"token": ("position", ["a", "b", "c"])})
+    >>> p = save(da, os.path.join(tempfile.mkdtemp(), "x.nc"))
+    >>> load(p).identical(da)
+    True
+    """
+    if not isinstance(obj, (xr.DataArray, xr.Dataset)):
+        raise DataModelError(f"save() takes an xarray.DataArray or Dataset as obj, got {type(obj).__name__}.")
+    path = Path(path)
+    fmt = _format_for(path, format)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise DataModelError(f"save(): cannot write {str(path)!r}: the directory {str(parent)!r} does not exist.")
+    if not os.access(parent, os.W_OK):
+        raise DataModelError(f"save(): cannot write {str(path)!r}: the directory {str(parent)!r} is not writable.")
+    if path.is_dir() and fmt == "netcdf":
+        raise DataModelError(f"save(): {str(path)!r} is a directory; give a file name ending in .nc.")
+    encoded = _encode(obj)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
+    try:
+        if fmt == "netcdf":
+            target = tmp / path.name
+            encoded.to_netcdf(target, engine="netcdf4")
+            os.replace(target, path)
+        else:
+            if chunks:
+                encoded = encoded.chunk(dict(chunks))
+            target = tmp / path.name
+            encoded.to_zarr(target, mode="w", consolidated=False)
+            backup = None
+            if path.exists():
+                backup = tmp / (path.name + ".old")
+                os.replace(path, backup)
+            try:
+                os.replace(target, path)
+            except BaseException:
+                if backup is not None:
+                    os.replace(backup, path)
+                raise
+    except DataModelError:
+        raise
+    except OSError as e:
+        raise DataModelError(f"save(): could not write {str(path)!r}: {e.strerror or e}.") from e
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def load(path: str | os.PathLike, lazy: bool = False) -> xr.DataArray | xr.Dataset:
+    """Load what :func:`save` wrote, as the same type (DataArray or Dataset) with the same dtypes and attrs.
+
+    netCDF files are read fully into memory and closed. ``lazy=True`` opens a zarr store with dask instead, for data
+    bigger than memory.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataModelError(f"load(): no file or store at {str(path)!r}.")
+    fmt = "zarr" if (path.is_dir() or path.suffix == ".zarr") else "netcdf"
+    try:
+        if fmt == "netcdf":
+            ds = xr.load_dataset(path, engine="netcdf4", mask_and_scale=False)
+        else:
+            ds = xr.open_zarr(path, consolidated=False, mask_and_scale=False, chunks={} if lazy else None)
+            if not lazy:
+                ds = ds.load()
+    except (OSError, ValueError) as e:
+        raise DataModelError(f"load(): {str(path)!r} is not a readable {fmt} file: {e}.") from e
+    return _decode(ds)
+
+
+__all__ = [
+    "DIMS",
+    "DataModelError",
+    "provenance",
+    "validate_attention",
+    "validate_residuals",
+    "validate_logit_lens",
+    "save",
+    "load",
+]
