@@ -1,0 +1,45 @@
+// Canvas heatmaps from colour codes (see binary.js toCodes / colors.js LUT), with explicit size limits.
+import { LUT } from "./colors.js";
+
+/** Max-pool a rows x cols code grid so neither side exceeds `limit` (NaN code 255 ranks lowest). */
+export function poolCodes(codes, rows, cols, limit) {
+  const f = Math.max(1, Math.ceil(Math.max(rows, cols) / limit));
+  if (f === 1) return { codes, rows, cols, f };
+  const r2 = Math.ceil(rows / f), c2 = Math.ceil(cols / f);
+  const out = new Uint8Array(r2 * c2).fill(255);
+  for (let r = 0; r < rows; r++) {
+    const ro = ((r / f) | 0) * c2, ri = r * cols;
+    for (let c = 0; c < cols; c++) {
+      const v = codes[ri + c];
+      if (v === 255) continue;
+      const o = ro + ((c / f) | 0);
+      const cur = out[o];
+      if (cur === 255 || v > cur) out[o] = v;
+    }
+  }
+  return { codes: out, rows: r2, cols: c2, f };
+}
+
+/** An offscreen canvas holding one pixel per cell (codes -> LUT colours). */
+export function cellImage(codes, rows, cols, offset = 0) {
+  const img = new ImageData(cols, rows);
+  const px = img.data;
+  for (let i = 0, n = rows * cols; i < n; i++) {
+    const c = codes[offset + i] * 4;
+    px[4 * i] = LUT[c];
+    px[4 * i + 1] = LUT[c + 1];
+    px[4 * i + 2] = LUT[c + 2];
+    px[4 * i + 3] = LUT[c + 3];
+  }
+  const off = document.createElement("canvas");
+  off.width = cols;
+  off.height = rows;
+  off.getContext("2d").putImageData(img, 0, 0);
+  return off;
+}
+
+/** Draw a cell image into ctx at (x, y, w, h) with nearest-neighbour scaling (crisp cells). */
+export function blit(ctx, image, x, y, w, h) {
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(image, 0, 0, image.width, image.height, x, y, w, h);
+}
