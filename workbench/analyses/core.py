@@ -1,0 +1,139 @@
+"""Core extraction: the residual stream and attention patterns of a model on some text, as labelled xarray.
+
+Layer convention (shared with :mod:`workbench.analyses.lens`): residual ``layer`` 0 is the embedding output (the
+stream entering block 0) and residual ``layer`` l is the output of block l-1, so there are n_layers + 1 residual layers,
+as in HuggingFace's ``hidden_states`` (whose last entry, unlike ours, already has the final norm applied). Attention
+``layer`` l is block l's attention, which reads residual layer l.
+
+With a list of texts every result gains a leading ``prompt`` dim. Each text's tokens start at position 0 whatever the
+padding side; positions past a text's end are NaN and their token label is ``""``, so padding is never mistaken for
+tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import nnsight
+import numpy as np
+import torch
+import xarray as xr
+
+from workbench.backend.model import Batch, Model
+
+
+def _to_numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to("cpu", torch.float32).numpy()
+
+
+def _capture(model: Model, batch: Batch, want_residuals: bool, want_attention: bool) -> tuple[list, list]:
+    """One trace that saves block inputs/outputs and/or attention probabilities, then stops before the LM head."""
+    n = model.n_layers
+    with torch.no_grad(), model.trace(batch) as tracer:
+        resid = nnsight.save([])
+        attn = nnsight.save([])
+        blocks = model.blocks
+        for i in range(n):
+            if want_residuals and i == 0:
+                resid.append(blocks[0].input)
+            if want_attention:
+                attn.append(model.attention_module(i).output[1])
+            if want_residuals:
+                resid.append(blocks[i].output)
+        tracer.stop()  # nothing after the last block is needed: skip the final norm and the unembedding
+    return list(resid), list(attn)
+
+
+def _token_coords(model: Model, batch: Batch, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per text, its token strings and ids left-aligned into ``width`` slots ("" and -1 past its end)."""
+    strings = np.full((len(batch.texts), width), "", dtype=object)
+    ids = np.full((len(batch.texts), width), -1, dtype=np.int64)
+    for i, tok_ids in enumerate(batch.token_ids):
+        strings[i, : len(tok_ids)] = model.token_strings(tok_ids)
+        ids[i, : len(tok_ids)] = tok_ids
+    return strings, ids
+
+
+def _realign(values: np.ndarray, batch: Batch, axes: Sequence[int]) -> np.ndarray:
+    """Move each text's real positions to the front along ``axes`` (axis 0 is the text); pad with NaN."""
+    out = np.full(values.shape, np.nan, dtype=values.dtype)
+    for i, (off, n) in enumerate(zip(batch.offsets, batch.lengths)):
+        src = [i] + [slice(None)] * (values.ndim - 1)
+        dst = [i] + [slice(None)] * (values.ndim - 1)
+        for ax in axes:
+            src[ax] = slice(int(off), int(off + n))
+            dst[ax] = slice(0, int(n))
+        out[tuple(dst)] = values[tuple(src)]
+    return out
+
+
+def _finish(da: xr.DataArray, batch: Batch) -> xr.DataArray:
+    return da.isel(prompt=0, drop=True) if batch.single else da
+
+
+def residuals(model: Model, text: str | Sequence[str]) -> xr.DataArray:
+    """The residual stream at every layer and position: DataArray (layer, position, hidden).
+
+    ``layer`` runs 0..n_layers (0 = embeddings, l = after block l-1); coords ``token``/``token_id`` label positions.
+
+    >>> from workbench import load_model, residuals
+    >>> r = residuals(load_model("smollm2-135m"), "The capital of France is")    # doctest: +SKIP
+    >>> r.sizes                                                                  # doctest: +SKIP
+    Frozen({'layer': 31, 'position': 5, 'hidden': 576})
+    """
+    batch = model.tokenize(text)
+    resid, _ = _capture(model, batch, want_residuals=True, want_attention=False)
+    values = np.stack([_to_numpy(r) for r in resid], axis=1)  # (prompt, layer, padded position, hidden)
+    values = _realign(values, batch, axes=[2])
+    width = values.shape[2]
+    strings, ids = _token_coords(model, batch, width)
+    da = xr.DataArray(
+        values,
+        dims=("prompt", "layer", "position", "hidden"),
+        coords={
+            "layer": np.arange(values.shape[1]),
+            "position": np.arange(width),
+            "token": (("prompt", "position"), strings),
+            "token_id": (("prompt", "position"), ids),
+            "text": ("prompt", np.array(batch.texts, dtype=object)),
+        },
+        name="residuals",
+        attrs=model.provenance("residuals", layer_convention="layer 0 = embeddings; layer l = output of block l-1"),
+    )
+    return _finish(da, batch)
+
+
+def attention(model: Model, text: str | Sequence[str]) -> xr.DataArray:
+    """Attention probabilities of every head: DataArray (layer, head, query, key).
+
+    Token labels are the coords ``query_token`` (on query) and ``key_token`` (on key). Rows sum to 1 over real keys.
+
+    >>> from workbench import load_model, attention
+    >>> a = attention(load_model("smollm2-135m"), "The capital of France is")    # doctest: +SKIP
+    >>> a.sizes                                                                  # doctest: +SKIP
+    Frozen({'layer': 30, 'head': 9, 'query': 5, 'key': 5})
+    """
+    batch = model.tokenize(text)
+    _, attn = _capture(model, batch, want_residuals=False, want_attention=True)
+    if any(a is None for a in attn):
+        raise RuntimeError(f"{model.name!r} returned no attention probabilities; it must run eager attention.")
+    values = np.stack([_to_numpy(a) for a in attn], axis=1)  # (prompt, layer, head, query, key)
+    values = _realign(values, batch, axes=[3, 4])
+    width = values.shape[3]
+    strings, ids = _token_coords(model, batch, width)
+    da = xr.DataArray(
+        values,
+        dims=("prompt", "layer", "head", "query", "key"),
+        coords={
+            "layer": np.arange(values.shape[1]),
+            "head": np.arange(values.shape[2]),
+            "query": np.arange(width),
+            "key": np.arange(width),
+            "query_token": (("prompt", "query"), strings),
+            "key_token": (("prompt", "key"), strings.copy()),
+            "text": ("prompt", np.array(batch.texts, dtype=object)),
+        },
+        name="attention",
+        attrs=model.provenance("attention"),
+    )
+    return _finish(da, batch)

@@ -1,0 +1,109 @@
+"""Logit lens: project every layer's residual stream through the final norm and unembedding.
+
+nostalgebraist (2020), "interpreting GPT: the logit lens". Each residual layer (see :mod:`workbench.analyses.core` for
+the layer convention) is decoded as if it were the last: ``softmax(unembed(final_norm(h)))``. Only the top-k tokens and
+the entropy are kept, computed inside the trace one layer and one chunk of positions at a time, so peak memory is
+bounded by ``chunk x vocabulary`` and never grows with layers x positions x vocabulary. The same code runs remotely on
+NDIF, where only the top-k and entropies travel back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import nnsight
+import numpy as np
+import torch
+import xarray as xr
+
+from workbench.analyses.core import _realign, _to_numpy, _token_coords
+from workbench.backend.model import InputError, Model
+
+# At most this many logits (rows x vocabulary) are alive at once per projection.
+LOGITS_BUDGET = 1 << 24
+
+
+def logit_lens(model: Model, text: str | Sequence[str], k: int = 10) -> xr.Dataset:
+    """Top-k decoded tokens at every layer and position: Dataset (layer, position, rank).
+
+    Variables: ``token`` (decoded string, e.g. ``" Paris"``), ``token_id``, ``prob`` and ``entropy`` (layer, position,
+    in nats). Coords ``input_token``/``input_token_id`` label the positions with the text's own tokens.
+
+    >>> from workbench import load_model, logit_lens
+    >>> ds = logit_lens(load_model("smollm2-135m"), "The capital of France is", k=5)        # doctest: +SKIP
+    >>> str(ds.token.isel(layer=-1, position=-1, rank=0).item())                            # doctest: +SKIP
+    ' Paris'
+    """
+    vocab = int(model.config.vocab_size)
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise InputError(f"k must be a positive integer, got {k!r}.")
+    if k > vocab:
+        raise InputError(f"k={k} is larger than {model.name!r}'s vocabulary of {vocab} tokens.")
+    batch = model.tokenize(text)
+    chunk = max(1, min(batch.padded_length, LOGITS_BUDGET // (vocab * len(batch.texts))))
+    cap = model.logit_softcap
+    n = model.n_layers
+
+    with torch.no_grad(), model.trace(batch) as tracer:
+        probs = nnsight.save([])
+        ids = nnsight.save([])
+        entropy = nnsight.save([])
+        blocks = model.blocks
+        norm = model.final_norm
+        unembed = model.unembed
+        for layer in range(n + 1):
+            h = blocks[0].input if layer == 0 else blocks[layer - 1].output
+            for start in range(0, batch.padded_length, chunk):
+                x = h[:, start: start + chunk]
+                logits = unembed(norm(x) if norm is not None else x).float()
+                if cap:
+                    logits = torch.tanh(logits / cap) * cap
+                logp = torch.log_softmax(logits, dim=-1)
+                top = logp.topk(int(k), dim=-1)
+                probs.append(top.values.exp())
+                ids.append(top.indices)
+                entropy.append(-(logp.exp() * logp).sum(-1))
+                del logits, logp
+        tracer.stop()
+
+    per_layer = -(-batch.padded_length // chunk)
+
+    def stack(parts: list) -> np.ndarray:  # [(prompt, chunk, ...)] * layers*chunks -> (prompt, layer, position, ...)
+        layers = [np.concatenate([_as_numpy(p) for p in parts[i * per_layer:(i + 1) * per_layer]], axis=1)
+                  for i in range(n + 1)]
+        return np.stack(layers, axis=1)
+
+    prob = _realign(stack(probs), batch, axes=[2])
+    ent = _realign(stack(entropy), batch, axes=[2])
+    tok_ids = stack(ids).astype(np.float64)  # NaN-pad through _realign, then back to int with -1
+    tok_ids = _realign(tok_ids, batch, axes=[2])
+    valid = ~np.isnan(tok_ids)
+    tok_ids = np.where(valid, tok_ids, -1).astype(np.int64)
+    strings = np.where(valid, model.token_strings(np.where(valid, tok_ids, 0)), "").astype(object)
+    width = prob.shape[2]
+    in_strings, in_ids = _token_coords(model, batch, width)
+    dims = ("prompt", "layer", "position", "rank")
+    ds = xr.Dataset(
+        {
+            "token": (dims, strings),
+            "token_id": (dims, tok_ids),
+            "prob": (dims, prob.astype(np.float32)),
+            "entropy": (dims[:3], ent.astype(np.float32)),
+        },
+        coords={
+            "layer": np.arange(n + 1),
+            "position": np.arange(width),
+            "rank": np.arange(int(k)),
+            "input_token": (("prompt", "position"), in_strings),
+            "input_token_id": (("prompt", "position"), in_ids),
+            "text": ("prompt", np.array(batch.texts, dtype=object)),
+        },
+        attrs=model.provenance("logit_lens", k=int(k),
+                               layer_convention="layer 0 = embeddings; layer l = output of block l-1",
+                               entropy_units="nats"),
+    )
+    return ds.isel(prompt=0, drop=True) if batch.single else ds
+
+
+def _as_numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy() if t.dtype in (torch.int64, torch.int32) else _to_numpy(t)
