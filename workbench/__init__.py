@@ -18,12 +18,13 @@ _LAZY = {
     "Model": "workbench.backend",
     "residuals": "workbench.analyses.core",
     "attention": "workbench.analyses.core",
+    "capture": "workbench.analyses.core",
     "logit_lens": "workbench.analyses.lens",
     "AttentionMap": "workbench.widgets",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from workbench.analyses.core import attention, residuals
+    from workbench.analyses.core import attention, capture, residuals
     from workbench.analyses.lens import logit_lens
     from workbench.backend import Model, load_model
     from workbench.widgets import AttentionMap
@@ -43,6 +44,7 @@ __all__ = [
     "Model",
     "residuals",
     "attention",
+    "capture",
     "logit_lens",
     "AttentionMap",
     "save",

@@ -21,6 +21,8 @@ import xarray as xr
 
 from workbench.backend.model import Batch, Model
 
+LAYER_CONVENTION = "layer 0 = embeddings; layer l = output of block l-1"
+
 
 def _to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().to("cpu", torch.float32).numpy()
@@ -71,6 +73,55 @@ def _finish(da: xr.DataArray, batch: Batch) -> xr.DataArray:
     return da.isel(prompt=0, drop=True) if batch.single else da
 
 
+def capture(
+    model: Model, text: str | Sequence[str], what: Sequence[str] = ("residuals", "attention")
+) -> dict[str, xr.DataArray]:
+    """Residuals and/or attention from ONE forward pass: ``{"residuals": ..., "attention": ...}``.
+
+    Use it when you need both; :func:`residuals` and :func:`attention` are this with one item.
+
+    >>> from workbench import capture, load_model
+    >>> out = capture(load_model("smollm2-135m"), "The capital of France is")        # doctest: +SKIP
+    >>> sorted(out)                                                                  # doctest: +SKIP
+    ['attention', 'residuals']
+    """
+    unknown = set(what) - {"residuals", "attention"}
+    if unknown or not what:
+        raise ValueError(f"what must name 'residuals' and/or 'attention', got {list(what)!r}.")
+    batch = model.tokenize(text)
+    resid, attn = _capture(model, batch, "residuals" in what, "attention" in what)
+    out: dict[str, xr.DataArray] = {}
+    width = batch.padded_length
+    strings, ids = _token_coords(model, batch, width)
+    texts = ("prompt", np.array(batch.texts, dtype=object))
+    if resid:
+        values = _realign(np.stack([_to_numpy(r) for r in resid], axis=1), batch, axes=[2])
+        out["residuals"] = _finish(xr.DataArray(
+            values,
+            dims=("prompt", "layer", "position", "hidden"),
+            coords={"layer": np.arange(values.shape[1]), "position": np.arange(width),
+                    "token": (("prompt", "position"), strings), "token_id": (("prompt", "position"), ids),
+                    "text": texts},
+            name="residuals",
+            attrs=model.provenance("residuals", layer_convention=LAYER_CONVENTION),
+        ), batch)
+    if attn:
+        if any(a is None for a in attn):
+            raise RuntimeError(f"{model.name!r} returned no attention probabilities; it must run eager attention.")
+        values = _realign(np.stack([_to_numpy(a) for a in attn], axis=1), batch, axes=[3, 4])
+        out["attention"] = _finish(xr.DataArray(
+            values,
+            dims=("prompt", "layer", "head", "query", "key"),
+            coords={"layer": np.arange(values.shape[1]), "head": np.arange(values.shape[2]),
+                    "query": np.arange(width), "key": np.arange(width),
+                    "query_token": (("prompt", "query"), strings), "key_token": (("prompt", "key"), strings.copy()),
+                    "text": texts},
+            name="attention",
+            attrs=model.provenance("attention"),
+        ), batch)
+    return out
+
+
 def residuals(model: Model, text: str | Sequence[str]) -> xr.DataArray:
     """The residual stream at every layer and position: DataArray (layer, position, hidden).
 
@@ -78,29 +129,10 @@ def residuals(model: Model, text: str | Sequence[str]) -> xr.DataArray:
 
     >>> from workbench import load_model, residuals
     >>> r = residuals(load_model("smollm2-135m"), "The capital of France is")    # doctest: +SKIP
-    >>> r.sizes                                                                  # doctest: +SKIP
-    Frozen({'layer': 31, 'position': 5, 'hidden': 576})
+    >>> dict(r.sizes)                                                            # doctest: +SKIP
+    {'layer': 31, 'position': 5, 'hidden': 576}
     """
-    batch = model.tokenize(text)
-    resid, _ = _capture(model, batch, want_residuals=True, want_attention=False)
-    values = np.stack([_to_numpy(r) for r in resid], axis=1)  # (prompt, layer, padded position, hidden)
-    values = _realign(values, batch, axes=[2])
-    width = values.shape[2]
-    strings, ids = _token_coords(model, batch, width)
-    da = xr.DataArray(
-        values,
-        dims=("prompt", "layer", "position", "hidden"),
-        coords={
-            "layer": np.arange(values.shape[1]),
-            "position": np.arange(width),
-            "token": (("prompt", "position"), strings),
-            "token_id": (("prompt", "position"), ids),
-            "text": ("prompt", np.array(batch.texts, dtype=object)),
-        },
-        name="residuals",
-        attrs=model.provenance("residuals", layer_convention="layer 0 = embeddings; layer l = output of block l-1"),
-    )
-    return _finish(da, batch)
+    return capture(model, text, ("residuals",))["residuals"]
 
 
 def attention(model: Model, text: str | Sequence[str]) -> xr.DataArray:
@@ -110,30 +142,7 @@ def attention(model: Model, text: str | Sequence[str]) -> xr.DataArray:
 
     >>> from workbench import load_model, attention
     >>> a = attention(load_model("smollm2-135m"), "The capital of France is")    # doctest: +SKIP
-    >>> a.sizes                                                                  # doctest: +SKIP
-    Frozen({'layer': 30, 'head': 9, 'query': 5, 'key': 5})
+    >>> dict(a.sizes)                                                            # doctest: +SKIP
+    {'layer': 30, 'head': 9, 'query': 5, 'key': 5}
     """
-    batch = model.tokenize(text)
-    _, attn = _capture(model, batch, want_residuals=False, want_attention=True)
-    if any(a is None for a in attn):
-        raise RuntimeError(f"{model.name!r} returned no attention probabilities; it must run eager attention.")
-    values = np.stack([_to_numpy(a) for a in attn], axis=1)  # (prompt, layer, head, query, key)
-    values = _realign(values, batch, axes=[3, 4])
-    width = values.shape[3]
-    strings, ids = _token_coords(model, batch, width)
-    da = xr.DataArray(
-        values,
-        dims=("prompt", "layer", "head", "query", "key"),
-        coords={
-            "layer": np.arange(values.shape[1]),
-            "head": np.arange(values.shape[2]),
-            "query": np.arange(width),
-            "key": np.arange(width),
-            "query_token": (("prompt", "query"), strings),
-            "key_token": (("prompt", "key"), strings.copy()),
-            "text": ("prompt", np.array(batch.texts, dtype=object)),
-        },
-        name="attention",
-        attrs=model.provenance("attention"),
-    )
-    return _finish(da, batch)
+    return capture(model, text, ("attention",))["attention"]

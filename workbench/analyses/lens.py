@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from workbench.analyses.core import _realign, _to_numpy, _token_coords
+from workbench.analyses.core import LAYER_CONVENTION, _realign, _to_numpy, _token_coords
 from workbench.backend.model import InputError, Model
 
 # At most this many logits (rows x vocabulary) are alive at once per projection.
@@ -99,7 +99,7 @@ def logit_lens(model: Model, text: str | Sequence[str], k: int = 10) -> xr.Datas
             "text": ("prompt", np.array(batch.texts, dtype=object)),
         },
         attrs=model.provenance("logit_lens", k=int(k),
-                               layer_convention="layer 0 = embeddings; layer l = output of block l-1",
+                               layer_convention=LAYER_CONVENTION,
                                entropy_units="nats"),
     )
     return ds.isel(prompt=0, drop=True) if batch.single else ds

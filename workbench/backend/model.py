@@ -8,6 +8,7 @@ open a trace, which runs locally or on NDIF (``remote=True``) with the same code
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,7 +226,9 @@ def _wrap(hf: nn.Module, tokenizer: Any, name: str, revision: str, remote: bool,
         hf.name_or_path = name
         # a local module has no hub id to canonicalise; use its name as the NDIF model key
         nn_hf._ID_CACHE.setdefault(name, name)
-    envoy = TransformersModel(hf, tokenizer=tokenizer, **({"task": task} if task else {}))
+    with warnings.catch_warnings():  # BERT has submodules named `output`; nnsight renames them, harmlessly
+        warnings.filterwarnings("ignore", message=".*submodule named 'output'.*")
+        envoy = TransformersModel(hf, tokenizer=tokenizer, **({"task": task} if task else {}))
     return Model(envoy, tokenizer, adapter, config, name=name, revision=revision, remote=remote, host=host)
 
 
