@@ -1,0 +1,108 @@
+"""Overhead of the workbench's nnsight extraction against a plain torch forward, measured in one run.
+
+Model: GPT-2-small-shaped (12 layers, 12 heads, d=768, vocabulary 50,257), random init, fp32, batch 8 x 128 tokens.
+Baseline: ``hf(input_ids, output_hidden_states=True, output_attentions=True)`` under no_grad, tensors to numpy.
+Workbench: ``capture(model, texts)`` (residuals + attention from one nnsight trace, as labelled xarray).
+Also reported: ``residuals()`` and ``attention()`` alone against the baseline with only the matching flag, and capture()
+against the base model without its LM head: capture() stops the trace after the last block, so part of its lead over the
+headline baseline is the skipped unembedding, and that line isolates the cost of tracing itself.
+Timings interleave the variants round-robin so drift on a shared machine hits all alike; medians are reported.
+
+Run: python benchmarks/trace_overhead.py    (prints the headline ratio last)
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import AutoModelForCausalLM, GPT2Config, PreTrainedTokenizerFast
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from workbench import attention, capture, load_model, residuals  # noqa: E402
+
+BATCH, SEQ, ROUNDS = 8, 128, int(os.environ.get("BENCH_ROUNDS", 7))
+
+
+def word_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
+    """Whitespace tokenizer over words w0..wN: texts of exactly SEQ tokens, no padding, any vocabulary size."""
+    vocab = {"<pad>": 0, "<unk>": 1} | {f"w{i}": i + 2 for i in range(vocab_size - 2)}
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", unk_token="<unk>")
+
+
+def timed(fns: dict, rounds: int) -> dict[str, float]:
+    for fn in fns.values():
+        fn()  # warm-up
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    cfg = GPT2Config(n_layer=12, n_head=12, n_embd=768, n_positions=1024, vocab_size=50257)
+    hf = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager").eval()
+    tok = word_tokenizer(cfg.vocab_size)
+    rng = np.random.default_rng(0)
+    texts = [" ".join(f"w{i}" for i in rng.integers(0, cfg.vocab_size - 2, SEQ)) for _ in range(BATCH)]
+    enc = tok(texts, return_tensors="pt")
+    assert enc.input_ids.shape == (BATCH, SEQ)
+    model = load_model(hf, tokenizer=tok)
+
+    def plain(hidden: bool, attn: bool):
+        def run():
+            with torch.no_grad():
+                out = hf(**enc, output_hidden_states=hidden, output_attentions=attn)
+            hs = [h.numpy() for h in out.hidden_states] if hidden else None
+            at = [a.numpy() for a in out.attentions] if attn else None
+            return hs, at
+        return run
+
+    # correctness first: same numbers as the baseline
+    both = capture(model, texts)
+    hs, at = plain(True, True)()
+    assert np.allclose(both["residuals"].values[:, :12], np.stack(hs[:12], 1), atol=1e-4)
+    assert np.allclose(both["attention"].values, np.stack(at, 1), atol=1e-5)
+
+    def plain_base():  # same forward without the LM head, which capture() skips by stopping the trace early
+        with torch.no_grad():
+            out = hf.transformer(**enc, output_hidden_states=True, output_attentions=True)
+        return [h.numpy() for h in out.hidden_states], [a.numpy() for a in out.attentions]
+
+    t = timed({
+        "plain (hidden + attentions)": plain(True, True),
+        "plain base model, no LM head": plain_base,
+        "workbench capture()": lambda: capture(model, texts),
+        "plain (hidden states)": plain(True, False),
+        "workbench residuals()": lambda: residuals(model, texts),
+        "plain (attentions)": plain(False, True),
+        "workbench attention()": lambda: attention(model, texts),
+    }, ROUNDS)
+    print(f"GPT-2-small-shaped, batch {BATCH} x {SEQ} tokens, {torch.get_num_threads()} threads, "
+          f"median of {ROUNDS} interleaved rounds")
+    for name, secs in t.items():
+        print(f"  {name:<30s} {secs * 1e3:9.1f} ms")
+    print(f"  residuals() / plain hidden states: {t['workbench residuals()'] / t['plain (hidden states)']:.3f}")
+    print(f"  attention() / plain attentions:    {t['workbench attention()'] / t['plain (attentions)']:.3f}")
+    print(f"  capture() / plain base model without LM head (nnsight's own overhead): "
+          f"{t['workbench capture()'] / t['plain base model, no LM head']:.3f}")
+    ratio = t["workbench capture()"] / t["plain (hidden + attentions)"]
+    print(f"ratio capture(residuals+attention) / plain forward(hidden_states+attentions): {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()
