@@ -199,11 +199,11 @@ def test_get_head_bad_requests_answer_errors_not_exceptions():
 
 
 def test_handler_sends_reply_through_comm():
-    """_handle_msg (what on_msg calls) sends content + buffer through the widget's send()."""
+    """_on_custom_msg (what on_msg calls) sends content + buffer through the widget's send()."""
     w = AttentionMap(attention_da(2, 3, 6))
     sent = []
     w.send = lambda content, buffers=None: sent.append((content, buffers))  # capture the outgoing message
-    w._handle_msg(w, {"type": "get_head", "layer": 1, "head": 1}, [])
+    w._on_custom_msg(w, {"type": "get_head", "layer": 1, "head": 1}, [])
     (content, buffers), = sent
     assert content["meta"]["head"] == 1 and len(buffers[0]) == 36
 

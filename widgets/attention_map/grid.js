@@ -17,6 +17,8 @@ export function createGrid(onSelect) {
   canvas.tabIndex = 0;
   canvas.setAttribute("role", "grid");
   canvas.setAttribute("aria-label", "attention heads: arrow keys move the selection");
+  // JupyterLab's shortcut handler (capture phase) would take the arrow keys for notebook navigation
+  canvas.setAttribute("data-lm-suppress-shortcuts", "true");
   let geo = null; // {L, H, px, image}
   let sel = [0, 0];
 

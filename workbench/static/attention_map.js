@@ -145,6 +145,7 @@ function createGrid(onSelect) {
   canvas.tabIndex = 0;
   canvas.setAttribute("role", "grid");
   canvas.setAttribute("aria-label", "attention heads: arrow keys move the selection");
+  canvas.setAttribute("data-lm-suppress-shortcuts", "true");
   let geo = null;
   let sel = [0, 0];
   function build(meta, buffer) {

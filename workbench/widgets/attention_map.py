@@ -120,7 +120,7 @@ class AttentionMap(anywidget.AnyWidget):
             self.prompt = int(prompt)
             self._load_prompt()
         self._ready = True
-        self.on_msg(self._handle_msg)
+        self.on_msg(self._on_custom_msg)
 
     # ----------------------------------------------------------------------------------------------------- state
     @traitlets.observe("prompt")
@@ -188,7 +188,7 @@ class AttentionMap(anywidget.AnyWidget):
         return {**meta, "pool": [f, f], "layer": int(layer), "head": int(head), "prompt": int(self.prompt)}, buf
 
     # ------------------------------------------------------------------------------------------------- messages
-    def _handle_msg(self, _widget: Any, content: dict[str, Any], _buffers: list[bytes]) -> None:
+    def _on_custom_msg(self, _widget: Any, content: dict[str, Any], _buffers: list[bytes]) -> None:
         """Answer ``get_head`` requests from the front end; bad requests get an error reply, never an exception."""
         reply, buffers = self.reply_to(content)
         self.send(reply, buffers=buffers)
