@@ -95,6 +95,15 @@ def _thumb_center(page, layer: int, head: int) -> tuple[float, float]:
     return x0 + head * (px + gap) + px / 2, y0 + layer * (px + gap) + px / 2
 
 
+def _label_ink(page) -> float:
+    """Mean grey level of the drawn (opaque) text pixels on the query-label canvas."""
+    return page.eval_on_selector("canvas.wb-am-qlabels", """c => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let sum = 0, n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 200) { sum += (d[i] + d[i + 1] + d[i + 2]) / 3; n++; }
+        return n ? sum / n : -1; }""")
+
+
 def test_attention_map_in_jupyterlab(lab, page):
     from playwright.sync_api import expect
 
@@ -176,6 +185,17 @@ def test_attention_map_in_jupyterlab(lab, page):
     kernel_eval(lab, NB, "w.layer, w.head = 0, 1")
     _wait_zoom(page, 0, 1)
     expect(grid).to_have_attribute("data-selected", "0,1")
+
+    # light -> dark theme: token labels are redrawn in the theme's font colour (light text on dark)
+    assert _label_ink(page) < 100
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    page.wait_for_function("() => { const c = document.querySelector('canvas.wb-am-qlabels');"
+                           " return c && getComputedStyle(c).getPropertyValue('--jp-ui-font-color1').includes('255'); }")
+    page.wait_for_timeout(300)  # the MutationObserver redraw runs right after the attribute flip
+    assert _label_ink(page) > 150
+    page.locator(".wb-am").screenshot(path=SHOTS / "attention_map_dark.png")
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
 
     assert_no_external_requests(page)
     assert not [e for e in page.console_errors if "wb-am" in e or "attention" in e.lower()], page.console_errors

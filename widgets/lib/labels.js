@@ -28,7 +28,9 @@ export function drawLabels(canvas, tokens, cellPx, axis, th) {
   const step = labelStep(cellPx);
   const room = (axis === "rows" ? canvas.width : canvas.height) - 4;
   for (let i = 0; i < tokens.length; i += step) {
-    const mid = i * cellPx + cellPx / 2;
+    // keep the text inside the canvas even when cells are thinner than a line (e.g. 2,048 tokens)
+    const extent = axis === "rows" ? canvas.height : canvas.width;
+    const mid = Math.min(extent - LABEL_FONT_PX / 2, Math.max(LABEL_FONT_PX / 2, i * cellPx + cellPx / 2));
     const text = fitLabel(ctx, tokens[i], room);
     if (axis === "rows") {
       ctx.textAlign = "right";
