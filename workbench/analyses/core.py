@@ -30,18 +30,20 @@ def _to_numpy(t: torch.Tensor) -> np.ndarray:
 
 def _capture(model: Model, batch: Batch, want_residuals: bool, want_attention: bool) -> tuple[list, list]:
     """One trace that saves block inputs/outputs and/or attention probabilities, then stops before the LM head."""
-    n = model.n_layers
+    # Bind modules to locals first: the trace body must not touch `model`, or nnsight would ship the whole handle
+    # (tokenizer, vocabulary table) with every remote request.
+    blocks = list(model.blocks)
+    attn_modules = [model.attention_module(i) for i in range(len(blocks))] if want_attention else []
     with torch.no_grad(), model.trace(batch) as tracer:
         resid = nnsight.save([])
         attn = nnsight.save([])
-        blocks = model.blocks
-        for i in range(n):
+        for i, block in enumerate(blocks):
             if want_residuals and i == 0:
-                resid.append(blocks[0].input)
+                resid.append(block.input)
             if want_attention:
-                attn.append(model.attention_module(i).output[1])
+                attn.append(attn_modules[i].output[1])
             if want_residuals:
-                resid.append(blocks[i].output)
+                resid.append(block.output)
         tracer.stop()  # nothing after the last block is needed: skip the final norm and the unembedding
     return list(resid), list(attn)
 

@@ -39,27 +39,30 @@ def logit_lens(model: Model, text: str | Sequence[str], k: int = 10) -> xr.Datas
         raise InputError(f"k must be a positive integer, got {k!r}.")
     if k > vocab:
         raise InputError(f"k={k} is larger than {model.name!r}'s vocabulary of {vocab} tokens.")
+    k = int(k)
     batch = model.tokenize(text)
     chunk = max(1, min(batch.padded_length, LOGITS_BUDGET // (vocab * len(batch.texts))))
     cap = model.logit_softcap
     n = model.n_layers
 
+    # modules bound before the trace, so the body never references `model` (see core._capture)
+    blocks = list(model.blocks)
+    norm = model.final_norm
+    unembed = model.unembed
+    width = batch.padded_length
     with torch.no_grad(), model.trace(batch) as tracer:
         probs = nnsight.save([])
         ids = nnsight.save([])
         entropy = nnsight.save([])
-        blocks = model.blocks
-        norm = model.final_norm
-        unembed = model.unembed
         for layer in range(n + 1):
             h = blocks[0].input if layer == 0 else blocks[layer - 1].output
-            for start in range(0, batch.padded_length, chunk):
+            for start in range(0, width, chunk):
                 x = h[:, start: start + chunk]
                 logits = unembed(norm(x) if norm is not None else x).float()
                 if cap:
                     logits = torch.tanh(logits / cap) * cap
                 logp = torch.log_softmax(logits, dim=-1)
-                top = logp.topk(int(k), dim=-1)
+                top = logp.topk(k, dim=-1)
                 probs.append(top.values.exp())
                 ids.append(top.indices)
                 entropy.append(-(logp.exp() * logp).sum(-1))

@@ -197,7 +197,9 @@ class Model:
 
 
 def _apply_api_key() -> None:
-    """Hand NDIF_API_KEY to nnsight for this request only; the key is never stored on our objects or written out."""
+    """Hand the current NDIF_API_KEY to nnsight before each request (so changing or unsetting the variable takes
+    effect at once). The key lives only in the environment and nnsight's in-memory config: never on our objects,
+    in results, in saved files or in logs."""
     import nnsight
 
     key = os.environ.get("NDIF_API_KEY")
