@@ -110,3 +110,22 @@ def test_local_directory_and_host_without_remote(tok, tmp_path):
     assert (logit_lens(model, "hey", k=1).token_id.values[-1, :, 0] == expected.numpy()).all()
     with pytest.raises(ModelLoadError, match="only used with remote=True"):
         load_model(tmp_path, host="http://127.0.0.1:1")
+
+
+def test_zoo_name_resolves_to_its_folder(tok, tmp_path, monkeypatch):
+    """A zoo model is a HuggingFace folder under data/zoo (or $WORKBENCH_ZOO), loaded by name."""
+    hf = tiny_model("llama", seed=3)
+    hf.save_pretrained(tmp_path / "tiny-llama")
+    tok.save_pretrained(tmp_path / "tiny-llama")
+    (tmp_path / "not-a-model").mkdir()
+    monkeypatch.setenv("WORKBENCH_ZOO", str(tmp_path))
+    from workbench.zoo import registry
+
+    assert registry.names() == ["tiny-llama"]
+    model = load_model("tiny-llama")
+    assert model.name == "zoo:tiny-llama"
+    with torch.no_grad():
+        out = hf(**tok("zoo", return_tensors="pt"), output_attentions=True)
+    a = attention(model, "zoo")
+    assert torch.allclose(torch.from_numpy(a.values), torch.stack([x[0] for x in out.attentions]), atol=1e-5)
+    assert a.attrs["model"] == "zoo:tiny-llama"
