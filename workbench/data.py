@@ -177,6 +177,70 @@ def validate_logit_lens(ds: Any) -> xr.Dataset:
     return ds
 
 
+HEAD_SCORE_TYPES = ("violation_detecting", "nonnegative", "sign_matching", "hierarchical")
+
+
+def validate_population(ds: Any) -> xr.Dataset:
+    """Check a population Dataset (one entry per trained model along dim ``model``).
+
+    Required: coords ``n_layers``, ``n_heads``, ``weight_decay``, ``init_seed``, ``data_seed`` on ``model``; data variables
+    ``id_accuracy`` and ``ood_accuracy`` on ``model``; ``head_score`` on (model, split, layer, head, score) with coord
+    ``split`` in {"id", "ood"} and ``score`` naming the head types of :data:`HEAD_SCORE_TYPES` (NaN where a model has no
+    such layer/head). Optional, for the linked attention view: ``example_attention`` on
+    (model, sample, layer, head, query, key) with ``example_token`` on (sample, query) and any per-token annotation
+    (e.g. ``example_depth``) on (sample, query).
+
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"id_accuracy": ("model", [1.0]), "ood_accuracy": ("model", [0.2]),
+    ...                  "head_score": (("model", "split", "layer", "head", "score"), np.zeros((1, 2, 1, 1, 4)))},
+    ...                 coords={"n_layers": ("model", [1]), "n_heads": ("model", [1]),
+    ...                         "weight_decay": ("model", [0.0]), "init_seed": ("model", [0]),
+    ...                         "data_seed": ("model", [0]), "split": ["id", "ood"], "score": list(HEAD_SCORE_TYPES)})
+    >>> ok = validate_population(ds)
+    """
+    what = "population"
+    if not isinstance(ds, xr.Dataset):
+        raise DataModelError(f"{what} must be an xarray.Dataset, got {type(ds).__name__}.")
+    if "model" not in ds.dims:
+        raise DataModelError(f"{what} needs a 'model' dim; it has {_describe_dims(ds)}.")
+    for c in ("n_layers", "n_heads", "weight_decay", "init_seed", "data_seed"):
+        if c not in ds.coords:
+            raise DataModelError(f"{what} needs coord {c!r} on 'model' (a hyperparameter of each model); "
+                                 f"it has {sorted(map(str, ds.coords))}.")
+    for var in ("id_accuracy", "ood_accuracy"):
+        if var not in ds.data_vars:
+            raise DataModelError(f"{what} needs data variable {var!r} on ('model',); it has {sorted(map(str, ds.data_vars))}.")
+        _require_dims(ds[var], ("model",), f"{what}[{var!r}]")
+    if "head_score" not in ds.data_vars:
+        raise DataModelError(f"{what} needs data variable 'head_score' on (model, split, layer, head, score); "
+                             f"it has {sorted(map(str, ds.data_vars))}.")
+    _require_dims(ds["head_score"], ("model", "split", "layer", "head", "score"), f"{what}['head_score']")
+    if "example_attention" in ds.data_vars:
+        _require_dims(ds["example_attention"], ("model", "sample", "layer", "head", "query", "key"),
+                      f"{what}['example_attention']")
+    return ds
+
+
+def validate_latent(ds: Any) -> xr.Dataset:
+    """Check a latent-decoding Dataset: the logit-lens grid of every latent step of every problem.
+
+    Required: ``token``, ``token_id``, ``prob`` on (problem, latent, layer, rank). Optional per-problem variables that the
+    LatentDecoder widget shows when present: ``question``, ``gold_trace``, ``answer``, ``predicted`` (strings),
+    ``correct`` (bool/int), ``decoded_trace`` and ``verification`` (JSON text of the decoded trace tree and its
+    per-step checks), ``verified_checks`` (int). A plain logit-lens Dataset (layer, position, rank) is accepted by the
+    widget too, through :func:`validate_logit_lens`.
+    """
+    what = "latent decoding"
+    if not isinstance(ds, xr.Dataset):
+        raise DataModelError(f"{what} must be an xarray.Dataset, got {type(ds).__name__}.")
+    for var in ("token", "token_id", "prob"):
+        if var not in ds.data_vars:
+            raise DataModelError(f"{what} needs data variable {var!r} on (problem, latent, layer, rank); "
+                                 f"it has {sorted(map(str, ds.data_vars))}.")
+        _require_dims(ds[var], ("problem", "latent", "layer", "rank"), f"{what}[{var!r}]")
+    return ds
+
+
 # ------------------------------------------------------------------------------------------------------ save / load
 def _is_string_array(values: np.ndarray) -> bool:
     if values.dtype.kind == "U":
@@ -437,6 +501,9 @@ __all__ = [
     "validate_attention",
     "validate_residuals",
     "validate_logit_lens",
+    "validate_population",
+    "validate_latent",
+    "HEAD_SCORE_TYPES",
     "save",
     "load",
 ]
