@@ -28,8 +28,11 @@ browser:
 	  else echo "chromium is missing: install it (Debian: apt-get install chromium) for the browser tests"; exit 1; fi; \
 	fi
 
+# containers often run as root, where JupyterLab refuses to start unless told
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/00_tour.ipynb
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) notebooks/00_tour.ipynb
 
 test: $(STAMP) browser
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest
