@@ -169,3 +169,27 @@ def test_save_into_unwritable_location_fails_cleanly(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(DataModelError, match="afile"):
         save(attention_da(), tmp_path / "afile" / "x.nc")
+
+
+DIM_POOL = ["layer", "head", "query", "key", "prompt", "heads", "position", "batch", "token"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(dims=st.lists(st.sampled_from(DIM_POOL), min_size=1, max_size=6, unique=True), data=st.data())
+def test_validate_attention_property(dims, data):
+    """Accepted iff the dims are exactly layer/head/query/key (any order) plus at most an optional prompt; otherwise
+    the one-sentence message names a missing or an unexpected dim."""
+    shape = tuple(data.draw(st.integers(1, 3)) for _ in dims)
+    da = xr.DataArray(np.zeros(shape), dims=dims)
+    required = {"layer", "head", "query", "key"}
+    should_pass = required <= set(dims) and set(dims) <= required | {"prompt"}
+    if should_pass:
+        assert validate_attention(da) is da
+    else:
+        with pytest.raises(DataModelError) as e:
+            validate_attention(da)
+        msg = str(e.value)
+        missing = required - set(dims)
+        unexpected = set(dims) - required - {"prompt"}
+        assert any(f"'{d}'" in msg for d in missing | unexpected)
+        assert "\n" not in msg
