@@ -318,7 +318,8 @@ def _encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     for k, v in attrs.items():
         if not isinstance(k, str):
             raise DataModelError(f"attribute names must be strings, got {k!r}.")
-        if isinstance(v, (bool, np.bool_)) or v is None or isinstance(v, (dict, list, tuple)):
+        nul_text = isinstance(v, str) and "\x00" in v  # netCDF attrs are C strings: NUL would truncate them
+        if isinstance(v, (bool, np.bool_)) or v is None or isinstance(v, (dict, list, tuple)) or nul_text:
             try:
                 out[k] = json.dumps(v.item() if isinstance(v, np.bool_) else v)
             except TypeError as e:
@@ -404,6 +405,14 @@ def _decode(ds: xr.Dataset) -> xr.DataArray | xr.Dataset:
 Format = Literal["netcdf", "zarr"]
 
 
+def _one_writer() -> Any:
+    """Write dask-backed data with one thread: after a failed chunk, no other thread keeps writing into the
+    temporary file while it is being removed."""
+    import dask
+
+    return dask.config.set(scheduler="synchronous")
+
+
 def _format_for(path: Path, format: str | None) -> Format:
     if format is not None:
         if format not in ("netcdf", "zarr"):
@@ -446,13 +455,15 @@ def save(
     try:
         if fmt == "netcdf":
             target = tmp / path.name
-            encoded.to_netcdf(target, engine="netcdf4")
+            with _one_writer():
+                encoded.to_netcdf(target, engine="netcdf4")
             os.replace(target, path)
         else:
             if chunks:
                 encoded = encoded.chunk(dict(chunks))
             target = tmp / path.name
-            encoded.to_zarr(target, mode="w", consolidated=False)
+            with _one_writer():
+                encoded.to_zarr(target, mode="w", consolidated=False)
             backup = None
             if path.exists():
                 backup = tmp / (path.name + ".old")
