@@ -8,6 +8,11 @@ export const THUMB_MAX_PX = 48;
 export const THUMB_MIN_PX = 10;
 export const GRID_MAX_PX = 520;
 const GAP = 3;
+/** Score badges: drawn in the bottom-right corner of thumbnails at least this wide (px), white with dark text. */
+export const BADGE_MIN_PX = 20;
+export const BADGE_H = 11;
+export const BADGE_BG = "rgb(255,255,255)";
+const BADGE_FG = "rgb(20,20,20)";
 const MARGIN_LEFT = 30; // room for layer numbers
 const MARGIN_TOP = 16; // room for head numbers
 
@@ -45,7 +50,8 @@ export function createGrid(onSelect) {
     });
   }
 
-  function draw(th, layerLabels, headLabels) {
+  /** badges: null, or one {text, title} (or null) per head in layer-major order, drawn on each thumbnail. */
+  function draw(th, layerLabels, headLabels, badges = null) {
     if (!geo) return;
     const { L, H, px, atlas } = geo;
     const ctx = canvas.getContext("2d");
@@ -60,6 +66,26 @@ export function createGrid(onSelect) {
     ctx.textAlign = "right";
     for (let l = 0; l < L; l += Math.max(1, Math.ceil(12 / (px + GAP))))
       ctx.fillText(layerLabels[l] ?? l, MARGIN_LEFT - 5, MARGIN_TOP + l * (px + GAP) + px / 2);
+    let nBadges = 0;
+    if (badges && px >= BADGE_MIN_PX) {
+      ctx.font = `9px ${th.family}`;
+      ctx.textAlign = "right";
+      ctx.textBaseline = "bottom";
+      for (let l = 0; l < L; l++)
+        for (let h = 0; h < H; h++) {
+          const b = badges[l * H + h];
+          if (!b) continue;
+          const w = Math.min(px, Math.ceil(ctx.measureText(b.text).width) + 4);
+          const x1 = MARGIN_LEFT + h * (px + GAP) + px, y1 = MARGIN_TOP + l * (px + GAP) + px;
+          ctx.fillStyle = BADGE_BG;
+          ctx.fillRect(x1 - w, y1 - BADGE_H, w, BADGE_H);
+          ctx.fillStyle = BADGE_FG;
+          ctx.fillText(b.text, x1 - 2, y1);
+          nBadges++;
+        }
+    }
+    canvas.dataset.badges = String(nBadges);
+    if (badges) canvas.dataset.badgeW = String(BADGE_H);
     const [sl, sh] = sel;
     ctx.strokeStyle = th.accent;
     ctx.lineWidth = 2;

@@ -43,3 +43,14 @@ export function blit(ctx, image, x, y, w, h) {
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(image, 0, 0, image.width, image.height, x, y, w, h);
 }
+
+/** Rows r0:r1, cols c0:c1 of a rows x cols code grid (clipped), as a new grid {codes, rows, cols}. */
+export function cropCodes(codes, rows, cols, r0, r1, c0, c1) {
+  r0 = Math.max(0, Math.min(rows, r0)); r1 = Math.max(r0, Math.min(rows, r1));
+  c0 = Math.max(0, Math.min(cols, c0)); c1 = Math.max(c0, Math.min(cols, c1));
+  if (r0 === 0 && c0 === 0 && r1 === rows && c1 === cols) return { codes, rows, cols };
+  const nr = r1 - r0, nc = c1 - c0;
+  const out = new Uint8Array(nr * nc);
+  for (let r = 0; r < nr; r++) out.set(codes.subarray((r0 + r) * cols + c0, (r0 + r) * cols + c1), r * nc);
+  return { codes: out, rows: nr, cols: nc };
+}

@@ -1,4 +1,4 @@
-"""AttentionMap: every layer x head as a thumbnail grid, plus a zoomed, token-labelled view of the selected head.
+"""AttentionMap: every layer x head as a thumbnail grid, plus a zoomable, token-labelled view of the selected head.
 
 Data flow (all numbers as binary buffers, see ``_serialize``):
 
@@ -8,7 +8,15 @@ Data flow (all numbers as binary buffers, see ``_serialize``):
   round trip and a saved/exported notebook still shows one head without a kernel.
 * Any other head is fetched on demand: the front end sends ``{"type": "get_head", "layer", "head", "prompt"}`` and
   the kernel replies ``{"type": "head", ..., "meta"}`` with one buffer. A head bigger than ``MAX_HEAD_BYTES`` is
-  max-pooled to fit (``meta["pool"]`` says by how much); nothing over ``MAX_MESSAGE_BYTES`` is ever sent.
+  max-pooled to fit (``meta["pool"]`` says by how much): this is the zoom's overview.
+* Long inputs (4,096 tokens and more): zooming in (wheel, drag-select, +/- buttons, keys) asks for the visible
+  rectangle at full resolution, ``{"type": "get_tile", "layer", "head", "q0", "q1", "k0", "k1"}`` (half-open token
+  ranges); the reply ``{"type": "tile", "meta"}`` carries one uint8 buffer of at most ``MAX_TILE_BYTES``
+  (pooled only when the rectangle is larger than that).
+* ``_annotations``: float32 (annotation, query) values drawn as strips under the heatmap (e.g. bracket ``depth``),
+  taken from numeric coords on ``query`` (or (prompt, query)) and from ``annotations={"name": values}``.
+* ``_scores``: float32 (layer, head, score) drawn as a badge on each thumbnail and in the zoom title
+  (``head_scores=`` a DataArray on (layer, head) or (layer, head, score)).
 
 Padding positions of a multi-prompt array (all-NaN rows/columns, token label "") are dropped before anything is sent,
 so they are never counted as tokens; remaining NaN cells travel as the NaN code and are drawn transparent.
@@ -17,6 +25,7 @@ so they are never counted as tokens; remaining NaN cells travel as the NaN code 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +39,7 @@ from workbench.widgets._serialize import (
     MAX_MESSAGE_BYTES,
     Meta,
     check_size,
+    encode_float,
     max_pool2d,
     pool_factor,
     quantize_unit,
@@ -43,6 +53,8 @@ THUMB_CELLS: int = 48
 MIN_THUMB_CELLS: int = 4
 #: Largest zoomed head sent in one message (uint8 cells = bytes): 2,048 x 2,048 = 4 MiB fits; 4,096² is pooled 2x.
 MAX_HEAD_BYTES: int = MAX_MESSAGE_BYTES
+#: Largest full-resolution tile (cells = bytes) sent for a zoomed rectangle: 2,048 x 2,048 = 4 MiB.
+MAX_TILE_BYTES: int = 4 * 1024 * 1024
 #: Longest token label sent (characters); the front end truncates further to fit its margins.
 MAX_LABEL_CHARS: int = 40
 
@@ -68,12 +80,187 @@ def _labels(da: xr.DataArray, coord: str, keep: np.ndarray) -> list[str]:
     return [str(int(i)) for i in keep]
 
 
+# ------------------------------------------------------------------------------------------- input validation
+def annotations_from(da: xr.DataArray, annotations: Mapping[str, Any] | None, n_prompts: int) -> dict[str, np.ndarray]:
+    """Per-token annotations as ``{name: float32 array (n_prompts, n_query)}``.
+
+    Every numeric coord of ``da`` on ``("query",)`` or ``("prompt", "query")`` (other than the ``query`` index) is
+    one; ``annotations`` adds or overrides (values on query, or (prompt, query); a DataArray or array-like).
+
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.zeros((1, 1, 3, 3)), dims=("layer", "head", "query", "key"),
+    ...                   coords={"depth": ("query", [1, 2, 1])})
+    >>> annotations_from(da, None, 1)["depth"].tolist()
+    [[1.0, 2.0, 1.0]]
+    """
+    nq = int(da.sizes["query"])
+    out: dict[str, np.ndarray] = {}
+    for name, c in da.coords.items():
+        if name == "query" or c.dtype.kind not in "iufb":
+            continue
+        if c.dims in (("query",), ("prompt", "query")):
+            out[str(name)] = np.broadcast_to(np.asarray(c.values, np.float32), (n_prompts, nq)).copy()
+    if annotations is None:
+        return out
+    if not isinstance(annotations, Mapping):
+        raise DataModelError(f"annotations must be a dict of name -> per-token values, got {type(annotations).__name__}.")
+    for name, values in annotations.items():
+        if isinstance(values, xr.DataArray):
+            if values.dims not in (("query",), ("prompt", "query")):
+                raise DataModelError(f"annotations[{name!r}] must lie on ('query',) or ('prompt', 'query'), "
+                                     f"got dims {values.dims}.")
+            values = values.values
+        a = np.asarray(values)
+        if a.dtype.kind not in "iufb":
+            raise DataModelError(f"annotations[{name!r}] must be numeric, got dtype {a.dtype}.")
+        if a.shape not in ((nq,), (n_prompts, nq)):
+            raise DataModelError(f"annotations[{name!r}] must have shape ({nq},) or ({n_prompts}, {nq}) "
+                                 f"(one value per query token), got {a.shape}.")
+        out[str(name)] = np.broadcast_to(a.astype(np.float32), (n_prompts, nq)).copy()
+    return out
+
+
+def scores_from(head_scores: Any, n_layers: int, n_heads: int) -> tuple[np.ndarray, list[str]] | None:
+    """Validate ``head_scores`` (DataArray on (layer, head) or (layer, head, score)) -> float32 (L, H, S), names.
+
+    >>> import numpy as np, xarray as xr
+    >>> s, names = scores_from(xr.DataArray(np.ones((2, 3)), dims=("layer", "head"), name="induction"), 2, 3)
+    >>> s.shape, names
+    ((2, 3, 1), ['induction'])
+    """
+    if head_scores is None:
+        return None
+    if not isinstance(head_scores, xr.DataArray):
+        raise DataModelError(f"head_scores must be an xarray.DataArray on (layer, head) or (layer, head, score), "
+                             f"got {type(head_scores).__name__}.")
+    dims = set(head_scores.dims)
+    if dims not in ({"layer", "head"}, {"layer", "head", "score"}):
+        raise DataModelError(f"head_scores must have dims (layer, head) or (layer, head, score), got {head_scores.dims}.")
+    if head_scores.dtype.kind not in "iufb":
+        raise DataModelError(f"head_scores must be numeric, got dtype {head_scores.dtype}.")
+    if "score" in dims:
+        hs = head_scores.transpose("layer", "head", "score")
+        names = [str(v) for v in (hs.coords["score"].values if "score" in hs.coords else range(hs.sizes["score"]))]
+    else:
+        hs = head_scores.transpose("layer", "head").expand_dims("score", axis=2)
+        names = [str(head_scores.name or "score")]
+    if (hs.sizes["layer"], hs.sizes["head"]) != (n_layers, n_heads):
+        raise DataModelError(f"head_scores has {hs.sizes['layer']} layer(s) x {hs.sizes['head']} head(s) but the "
+                             f"attention has {n_layers} x {n_heads}.")
+    return np.asarray(hs.values, np.float32), names
+
+
+# ------------------------------------------------------------------------------------------------- payloads
+class HeadSource:
+    """Every payload of one attention array (layer, head, query, key) with padding already dropped.
+
+    Shared by :class:`AttentionMap` and the PopulationExplorer's linked map. ``gen`` tags every payload so the front
+    end can drop a late reply that belongs to data it no longer shows.
+
+    >>> src = HeadSource(np.eye(3, dtype=np.float32)[None, None], prompt=0)
+    >>> meta, buf = src.tile_payload(0, 0, 1, 3, 0, 3)
+    >>> meta["shape"], len(buf)
+    ([2, 3], 6)
+    """
+
+    def __init__(self, weights: np.ndarray, prompt: int = 0, gen: int = 0) -> None:
+        self.weights = np.ascontiguousarray(weights, dtype=np.float32)
+        self.prompt, self.gen = int(prompt), int(gen)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return tuple(int(s) for s in self.weights.shape)  # type: ignore[return-value]
+
+    def thumbnails(self) -> tuple[dict[str, Any], bytes]:
+        """All heads max-pooled to <= THUMB_CELLS per side, as one uint8 buffer of shape (L, H, tq, tk)."""
+        n_l, n_h, nq, nk = self.weights.shape
+        side = THUMB_CELLS
+        while side > MIN_THUMB_CELLS and n_l * n_h * min(side, nq) * min(side, nk) > MAX_MESSAGE_BYTES:
+            side -= 4
+        fq, fk = pool_factor(nq, side), pool_factor(nk, side)
+        pooled = np.stack([max_pool2d(self.weights[i], fq, fk) for i in range(n_l)])  # per layer: bounded memory
+        meta, buf = quantize_unit(pooled)
+        return {**meta, "pool": [fq, fk], "gen": self.gen}, buf
+
+    def head_payload(self, layer: int, head: int) -> tuple[dict[str, Any], bytes]:
+        """One head as uint8, max-pooled only when it exceeds MAX_HEAD_BYTES (the zoom's overview)."""
+        w = self.weights[layer, head]
+        nq, nk = w.shape
+        f = 1
+        while math.ceil(nq / f) * math.ceil(nk / f) > MAX_HEAD_BYTES:
+            f += 1
+        meta, buf = quantize_unit(max_pool2d(w, f, f))
+        check_size(len(buf))
+        return {**meta, "pool": [f, f], "layer": int(layer), "head": int(head), "prompt": self.prompt,
+                "gen": self.gen}, buf
+
+    def tile_payload(self, layer: int, head: int, q0: int, q1: int, k0: int, k1: int) -> tuple[dict[str, Any], bytes]:
+        """Rows q0:q1, cols k0:k1 of one head (clipped to the head), at full resolution when that fits in
+        MAX_TILE_BYTES, else max-pooled by the smallest square factor that fits."""
+        nq, nk = self.weights.shape[2:]
+        q0, q1 = max(0, min(int(q0), nq)), max(0, min(int(q1), nq))
+        k0, k1 = max(0, min(int(k0), nk)), max(0, min(int(k1), nk))
+        if q1 <= q0 or k1 <= k0:
+            raise ValueError(f"empty tile q[{q0}:{q1}] k[{k0}:{k1}] in a {nq} x {nk} head.")
+        f = 1
+        while math.ceil((q1 - q0) / f) * math.ceil((k1 - k0) / f) > MAX_TILE_BYTES:
+            f += 1
+        meta, buf = quantize_unit(max_pool2d(self.weights[layer, head, q0:q1, k0:k1], f, f))
+        check_size(len(buf))
+        return {**meta, "pool": [f, f], "layer": int(layer), "head": int(head), "prompt": self.prompt,
+                "gen": self.gen, "q0": q0, "q1": q1, "k0": k0, "k1": k1}, buf
+
+    def reply_to(self, content: Any) -> tuple[dict[str, Any], list[bytes]]:
+        """The reply (content, buffers) for one ``get_head`` / ``get_tile`` message; errors are replies, not raised."""
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind not in ("get_head", "get_tile"):
+            return {"type": "error", "message": f"unknown message {content!r:.80}"}, []
+        n_l, n_h = self.weights.shape[:2]
+        try:
+            layer, head = int(content["layer"]), int(content["head"])
+            prompt = int(content.get("prompt", self.prompt))
+            box = [int(content[k]) for k in ("q0", "q1", "k0", "k1")] if kind == "get_tile" else None
+        except (KeyError, TypeError, ValueError):
+            need = "'layer', 'head'" + (", 'q0', 'q1', 'k0', 'k1'" if kind == "get_tile" else "")
+            return {"type": "error", "message": f"{kind} needs integer {need}."}, []
+        if prompt != self.prompt:
+            return {"type": "error", "message": f"prompt {prompt} is not the one shown ({self.prompt})."}, []
+        if not (0 <= layer < n_l and 0 <= head < n_h):
+            return {"type": "error", "message": f"no head ({layer}, {head}) in {n_l}x{n_h}."}, []
+        if box is None:
+            meta, buf = self.head_payload(layer, head)
+            return {"type": "head", "meta": meta}, [buf]
+        try:
+            meta, buf = self.tile_payload(layer, head, *box)
+        except ValueError as e:
+            return {"type": "error", "message": str(e)}, []
+        return {"type": "tile", "meta": meta}, [buf]
+
+
+def badge_state(scores: tuple[np.ndarray, list[str]] | None) -> tuple[dict[str, Any], bytes]:
+    """(meta, float32 bytes) of head scores for the front end; empty meta when there are none."""
+    if scores is None:
+        return {}, b""
+    values, names = scores
+    meta, buf = encode_float(values, "float32")
+    return {**meta, "names": list(names)}, buf
+
+
 class AttentionMap(anywidget.AnyWidget):
-    """Interactive attention viewer: ``AttentionMap(da, prompt=0, layer=0, head=0)``.
+    """Interactive attention viewer: ``AttentionMap(da, prompt=0, layer=0, head=0, annotations=None,
+    head_scores=None)``.
 
     ``da`` must pass :func:`workbench.data.validate_attention` (dims layer, head, query, key, optional leading
     prompt). Click a thumbnail (or use the arrow keys on the grid) to select a head; ``layer`` and ``head`` are synced
-    both ways, so setting them from Python redraws the view.
+    both ways, so setting them from Python redraws the view. Zoom the head with the wheel, a drag, the +/- buttons or
+    the +/-/0 keys; long inputs fetch the zoomed rectangle at full resolution from the kernel.
+
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.full((1, 2, 3, 3), 1 / 3, np.float32), dims=("layer", "head", "query", "key"),
+    ...                   coords={"depth": ("query", [1, 0, 1])})
+    >>> w = AttentionMap(da, head_scores=xr.DataArray([[0.9, 0.1]], dims=("layer", "head"), name="hierarchical"))
+    >>> w.annotation_names, w._scores_meta["names"]
+    (['depth'], ['hierarchical'])
     """
 
     _esm = _STATIC / "attention_map.js"
@@ -89,13 +276,20 @@ class AttentionMap(anywidget.AnyWidget):
     head_labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
     query_tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
     key_tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    annotation_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     _thumbs = traitlets.Bytes(b"").tag(sync=True)
     _thumbs_meta = traitlets.Dict().tag(sync=True)
     _head = traitlets.Bytes(b"").tag(sync=True)
     _head_meta = traitlets.Dict().tag(sync=True)
+    _annotations = traitlets.Bytes(b"").tag(sync=True)
+    _annotations_meta = traitlets.Dict().tag(sync=True)
+    _scores = traitlets.Bytes(b"").tag(sync=True)
+    _scores_meta = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, da: Any, prompt: int = 0, layer: int = 0, head: int = 0, **kwargs: Any) -> None:
+    def __init__(self, da: Any, prompt: int = 0, layer: int = 0, head: int = 0,
+                 annotations: Mapping[str, Any] | None = None, head_scores: xr.DataArray | None = None,
+                 **kwargs: Any) -> None:
         da = validate_attention(da)
         has_prompt = "prompt" in da.dims
         da = da.transpose(*(("prompt",) if has_prompt else ()), *_DIMS)
@@ -107,15 +301,18 @@ class AttentionMap(anywidget.AnyWidget):
         for name, value, size in (("prompt", prompt, n_prompts), ("layer", layer, n_layers), ("head", head, n_heads)):
             if not 0 <= int(value) < size:
                 raise DataModelError(f"{name}={value} is out of range: attention has {size} {name}(s).")
+        self._ann = annotations_from(da, annotations, n_prompts)
+        scores = scores_from(head_scores, n_layers, n_heads)
         self._ready = False
         super().__init__(**kwargs)
-        self._weights: np.ndarray = np.empty((0, 0, 0, 0), np.float32)
+        self._src = HeadSource(np.empty((0, 0, 0, 0), np.float32))
         self._q_keep = self._k_keep = np.empty(0, int)
         with self.hold_sync():
             self.n_prompts, self.n_layers, self.n_heads = n_prompts, n_layers, n_heads
             self.layer_labels = [str(v) for v in (da.coords["layer"].values if "layer" in da.coords else range(n_layers))]
             self.head_labels = [str(v) for v in (da.coords["head"].values if "head" in da.coords else range(n_heads))]
             self.title = str(da.attrs.get("model", "") or da.name or "")
+            self._scores_meta, self._scores = badge_state(scores)
             self.layer, self.head = int(layer), int(head)
             self.prompt = int(prompt)
             self._load_prompt()
@@ -123,6 +320,10 @@ class AttentionMap(anywidget.AnyWidget):
         self.on_msg(self._on_custom_msg)
 
     # ----------------------------------------------------------------------------------------------------- state
+    @property
+    def _weights(self) -> np.ndarray:
+        return self._src.weights
+
     @traitlets.observe("prompt")
     def _on_prompt(self, change: dict[str, Any]) -> None:
         if getattr(self, "_ready", False) and change["old"] != change["new"]:
@@ -141,7 +342,7 @@ class AttentionMap(anywidget.AnyWidget):
         return np.asarray(da.values, dtype=np.float32), da
 
     def _load_prompt(self) -> None:
-        """Drop padding, compute thumbnails and the snapshot head for the current prompt."""
+        """Drop padding, compute thumbnails, annotations and the snapshot head for the current prompt."""
         if not 0 <= self.prompt < self.n_prompts:
             raise DataModelError(f"prompt={self.prompt} is out of range: attention has {self.n_prompts} prompt(s).")
         w, da = self._prompt_weights()
@@ -150,10 +351,19 @@ class AttentionMap(anywidget.AnyWidget):
         q_keep, k_keep = _valid_positions(w, qt, 2), _valid_positions(w, kt, 3)
         if len(q_keep) < w.shape[2] or len(k_keep) < w.shape[3]:
             w = w[:, :, q_keep][:, :, :, k_keep]
-        self._weights, self._q_keep, self._k_keep = np.ascontiguousarray(w), q_keep, k_keep
+        self._src = HeadSource(w, prompt=self.prompt, gen=self._src.gen + 1)
+        self._q_keep, self._k_keep = q_keep, k_keep
         with self.hold_sync():
             self.query_tokens = _labels(da, "query_token", q_keep)
             self.key_tokens = _labels(da, "key_token", k_keep)
+            names = list(self._ann)
+            if names:
+                vals = np.stack([self._ann[n][self.prompt][q_keep] for n in names])
+                meta, buf = encode_float(vals, "float32")
+                self._annotations_meta, self._annotations = {**meta, "names": names}, buf
+            else:
+                self._annotations_meta, self._annotations = {}, b""
+            self.annotation_names = names
             meta, buf = self.thumbnails()
             self._thumbs_meta, self._thumbs = dict(meta), buf
             self.snapshot()
@@ -166,48 +376,26 @@ class AttentionMap(anywidget.AnyWidget):
     # ------------------------------------------------------------------------------------------------- payloads
     def thumbnails(self) -> tuple[Meta, bytes]:
         """All heads max-pooled to <= THUMB_CELLS per side, as one uint8 buffer of shape (L, H, tq, tk)."""
-        n_l, n_h, nq, nk = self._weights.shape
-        side = THUMB_CELLS
-        while side > MIN_THUMB_CELLS and n_l * n_h * min(side, nq) * min(side, nk) > MAX_MESSAGE_BYTES:
-            side -= 4
-        fq, fk = pool_factor(nq, side), pool_factor(nk, side)
-        pooled = np.stack([max_pool2d(self._weights[i], fq, fk) for i in range(n_l)])  # per layer: bounded memory
-        meta, buf = quantize_unit(pooled)
-        meta = {**meta, "pool": [fq, fk]}  # type: ignore[typeddict-unknown-key]
-        return meta, buf  # type: ignore[return-value]
+        return self._src.thumbnails()  # type: ignore[return-value]
 
     def head_payload(self, layer: int, head: int) -> tuple[dict[str, Any], bytes]:
         """One head as uint8, max-pooled only when it exceeds MAX_HEAD_BYTES."""
-        w = self._weights[layer, head]
-        nq, nk = w.shape
-        f = 1
-        while math.ceil(nq / f) * math.ceil(nk / f) > MAX_HEAD_BYTES:
-            f += 1
-        meta, buf = quantize_unit(max_pool2d(w, f, f))
-        check_size(len(buf))
-        return {**meta, "pool": [f, f], "layer": int(layer), "head": int(head), "prompt": int(self.prompt)}, buf
+        return self._src.head_payload(layer, head)
+
+    def tile_payload(self, layer: int, head: int, q0: int, q1: int, k0: int, k1: int) -> tuple[dict[str, Any], bytes]:
+        """Rows q0:q1, cols k0:k1 of one head at full resolution (pooled only beyond MAX_TILE_BYTES)."""
+        return self._src.tile_payload(layer, head, q0, q1, k0, k1)
 
     # ------------------------------------------------------------------------------------------------- messages
     def _on_custom_msg(self, _widget: Any, content: dict[str, Any], _buffers: list[bytes]) -> None:
-        """Answer ``get_head`` requests from the front end; bad requests get an error reply, never an exception."""
+        """Answer ``get_head`` / ``get_tile`` requests; bad requests get an error reply, never an exception."""
         reply, buffers = self.reply_to(content)
         self.send(reply, buffers=buffers)
 
     def reply_to(self, content: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
         """The reply (content, buffers) for one front-end message; separated from sending so tests can call it."""
-        if not isinstance(content, dict) or content.get("type") != "get_head":
-            return {"type": "error", "message": f"unknown message {content!r:.80}"}, []
-        try:
-            layer, head = int(content["layer"]), int(content["head"])
-            prompt = int(content.get("prompt", self.prompt))
-        except (KeyError, TypeError, ValueError):
-            return {"type": "error", "message": "get_head needs integer 'layer' and 'head'."}, []
-        if prompt != self.prompt:
-            return {"type": "error", "message": f"prompt {prompt} is not the one shown ({self.prompt})."}, []
-        if not (0 <= layer < self.n_layers and 0 <= head < self.n_heads):
-            return {"type": "error", "message": f"no head ({layer}, {head}) in {self.n_layers}x{self.n_heads}."}, []
-        meta, buf = self.head_payload(layer, head)
-        return {"type": "head", "meta": meta}, [buf]
+        return self._src.reply_to(content)
 
 
-__all__ = ["AttentionMap", "THUMB_CELLS", "MIN_THUMB_CELLS", "MAX_HEAD_BYTES", "MAX_LABEL_CHARS"]
+__all__ = ["AttentionMap", "HeadSource", "THUMB_CELLS", "MIN_THUMB_CELLS", "MAX_HEAD_BYTES", "MAX_TILE_BYTES",
+           "MAX_LABEL_CHARS", "annotations_from", "scores_from", "badge_state"]
