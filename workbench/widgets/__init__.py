@@ -2,5 +2,6 @@
 
 from workbench.widgets.attention_map import AttentionMap
 from workbench.widgets.population_explorer import PopulationExplorer
+from workbench.widgets.latent_decoder import LatentDecoder
 
-__all__ = ["AttentionMap", "PopulationExplorer"]
+__all__ = ["AttentionMap", "PopulationExplorer", "LatentDecoder"]
