@@ -25,3 +25,11 @@ def smollm2():
     from workbench import load_model
 
     return load_model("smollm2-135m")
+
+
+# Property tests explore new examples on every local run, but CI runs a fixed, reproducible set.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")

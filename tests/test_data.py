@@ -83,7 +83,8 @@ def labelled_arrays(draw):
                         attrs=attrs, name=draw(st.one_of(st.none(), st.text("abc", min_size=1, max_size=3))))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("WB_HYPOTHESIS_EXAMPLES", 40)), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(da=labelled_arrays(), fmt=st.sampled_from(["nc", "zarr"]))
 def test_save_load_roundtrip_is_exact(tmp_path_factory, da, fmt):
     path = tmp_path_factory.mktemp("rt") / f"x.{fmt}"
