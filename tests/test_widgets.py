@@ -12,6 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 from workbench.data import DataModelError
 from workbench.widgets import AttentionMap
+from workbench.widgets.attention_map import MAX_TILE_BYTES
 from workbench.widgets._serialize import (
     MAX_MESSAGE_BYTES,
     NAN_CODE,
@@ -257,3 +258,135 @@ def test_many_heads_shrink_thumbnails_under_cap():
     w = AttentionMap(xr.DataArray(np.zeros((64, 64, 64, 64), np.float32), dims=DIMS))
     assert len(w._thumbs) <= MAX_MESSAGE_BYTES
     assert w._thumbs_meta["shape"][:2] == [64, 64]
+
+
+# ------------------------------------------------------------------------------------------------ grown AttentionMap
+def brute_max_pool(a: np.ndarray, f: int) -> np.ndarray:
+    """Block maxima by explicit loops (NaN ignored; all-NaN block -> NaN): the spec, independent of max_pool2d."""
+    nq, nk = a.shape
+    out = np.full((-(-nq // f), -(-nk // f)), np.nan, np.float32)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            block = a[i * f:(i + 1) * f, j * f:(j + 1) * f]
+            vals = block[~np.isnan(block)]
+            if vals.size:
+                out[i, j] = vals.max()
+    return out
+
+
+@pytest.mark.parametrize("n,f", [(37, 4), (64, 8), (10, 3)])
+def test_downsampling_matches_brute_force(n, f):
+    rng = np.random.default_rng(n)
+    a = rng.random((n, n), dtype=np.float32)
+    a[rng.random((n, n)) < 0.2] = np.nan
+    np.testing.assert_array_equal(max_pool2d(a, f, f), brute_max_pool(a, f))
+
+
+def test_tiles_are_exact_slices_clipped_and_pooled_only_when_too_big():
+    da = attention_da(1, 2, 50, seed=4)
+    w = AttentionMap(da)
+    reply, (buf,) = w.reply_to({"type": "get_tile", "layer": 0, "head": 1, "q0": 10, "q1": 30, "k0": 5, "k1": 45})
+    m = reply["meta"]
+    assert reply["type"] == "tile" and m["pool"] == [1, 1] and m["shape"] == [20, 40]
+    assert (m["q0"], m["q1"], m["k0"], m["k1"], m["layer"], m["head"]) == (10, 30, 5, 45, 0, 1)
+    assert buf == expected_codes(da.values[0, 1, 10:30, 5:45]).tobytes()
+    reply, (buf,) = w.reply_to({"type": "get_tile", "layer": 0, "head": 0, "q0": -5, "q1": 99, "k0": 40, "k1": 80})
+    assert reply["meta"]["shape"] == [50, 10] and buf == expected_codes(da.values[0, 0, :, 40:]).tobytes()
+    for bad in [{"type": "get_tile", "layer": 0, "head": 0, "q0": 5, "q1": 5, "k0": 0, "k1": 3},
+                {"type": "get_tile", "layer": 0, "head": 0, "q0": 0}, {"type": "get_tile", "layer": 3, "head": 0,
+                                                                       "q0": 0, "q1": 2, "k0": 0, "k1": 2}]:
+        r, b = w.reply_to(bad)
+        assert r["type"] == "error" and b == [], bad
+
+
+@pytest.mark.parametrize("n", [4096, 8192])
+def test_long_inputs_overview_downsampled_and_tiles_full_resolution(n):
+    w = np.zeros((1, 1, n, n), np.float32)
+    w[0, 0, np.arange(n), np.arange(n)] = 1.0
+    w[0, 0, 1234, 17] = 0.5
+    m = AttentionMap(xr.DataArray(w, dims=DIMS))
+    meta = m._head_meta  # the zoom's overview
+    f = meta["pool"][0]
+    side = int(np.floor(np.sqrt(MAX_MESSAGE_BYTES)))  # largest square overview under the message cap
+    assert f == -(-n // side) and meta["shape"] == [-(-n // f)] * 2 and len(m._head) <= MAX_MESSAGE_BYTES
+    over = np.frombuffer(m._head, np.uint8).reshape(meta["shape"])
+    assert np.all(np.diag(over) == 254)  # the thin diagonal survives the overview's max-pooling
+    assert np.array_equal(over[:64, :64], expected_codes(brute_max_pool(w[0, 0, :64 * f, :64 * f], f)))
+    # a zoomed rectangle at full resolution: exact values, token-level
+    q0, k0 = 1200, 0
+    reply, (buf,) = m.reply_to({"type": "get_tile", "layer": 0, "head": 0, "q0": q0, "q1": q0 + 300, "k0": k0,
+                                "k1": k0 + 400})
+    assert reply["meta"]["pool"] == [1, 1] and len(buf) == 300 * 400
+    tile = np.frombuffer(buf, np.uint8).reshape(300, 400)
+    assert np.array_equal(tile, expected_codes(w[0, 0, q0:q0 + 300, k0:k0 + 400]))
+    assert tile[1234 - q0, 17] == 127
+    # the whole head as a tile would be 16-64 MiB: pooled to fit the tile cap, never over 8 MB
+    reply, (buf,) = m.reply_to({"type": "get_tile", "layer": 0, "head": 0, "q0": 0, "q1": n, "k0": 0, "k1": n})
+    assert len(buf) <= MAX_TILE_BYTES and reply["meta"]["pool"][0] == n // 2048
+
+
+def test_annotations_from_coords_and_argument():
+    da = attention_da(1, 2, 6).assign_coords(depth=("query", [0, 1, 2, 1, 0, -1]))
+    w = AttentionMap(da, annotations={"parity": np.arange(6) % 2})
+    assert w.annotation_names == ["depth", "parity"]
+    vals = decode(w._annotations_meta, w._annotations)
+    np.testing.assert_array_equal(vals, [[0, 1, 2, 1, 0, -1], [0, 1, 0, 1, 0, 1]])
+    # an explicit value overrides the coord of the same name; DataArrays on query are accepted
+    w = AttentionMap(da, annotations={"depth": xr.DataArray(np.ones(6), dims="query")})
+    np.testing.assert_array_equal(decode(w._annotations_meta, w._annotations), [np.ones(6)])
+
+
+def test_prompt_annotations_follow_dropped_padding():
+    n = 5
+    w = causal_attention(1, 1, n)
+    both = np.stack([w, w.copy()])
+    both[1, :, :, :2, :] = np.nan
+    both[1, :, :, :, :2] = np.nan
+    toks = np.array([[f"a{i}" for i in range(n)], ["", ""] + ["b0", "b1", "b2"]], dtype=object)
+    depth = np.array([[1, 2, 3, 4, 5], [np.nan, np.nan, 7, 8, 9]])
+    da = xr.DataArray(both, dims=("prompt", *DIMS), coords={"query_token": (("prompt", "query"), toks),
+                                                           "key_token": (("prompt", "key"), toks),
+                                                           "depth": (("prompt", "query"), depth)})
+    m = AttentionMap(da, prompt=1)
+    np.testing.assert_array_equal(decode(m._annotations_meta, m._annotations), [[7, 8, 9]])
+    m.prompt = 0
+    np.testing.assert_array_equal(decode(m._annotations_meta, m._annotations), [[1, 2, 3, 4, 5]])
+
+
+@pytest.mark.parametrize("ann,words", [
+    ({"depth": np.arange(5)}, ["annotations['depth']", "(6,)", "(5,)"]),
+    ({"depth": np.array(list("abcdef"))}, ["annotations['depth']", "numeric"]),
+    ([1, 2, 3], ["dict", "list"]),
+    ({"d": xr.DataArray(np.zeros(6), dims="key")}, ["annotations['d']", "'query'"]),
+])
+def test_bad_annotations(ann, words):
+    with pytest.raises(DataModelError) as e:
+        AttentionMap(attention_da(1, 1, 6), annotations=ann)
+    for w in words:
+        assert w in str(e.value), str(e.value)
+
+
+def test_head_score_badges():
+    s = xr.DataArray(np.array([[0.9, 0.2, np.nan], [0.1, 0.5, 0.3]]), dims=("layer", "head"), name="induction")
+    w = AttentionMap(attention_da(2, 3, 4), head_scores=s)
+    assert w._scores_meta["names"] == ["induction"] and w._scores_meta["shape"] == [2, 3, 1]
+    np.testing.assert_array_equal(decode(w._scores_meta, w._scores)[..., 0], s.values.astype(np.float32))
+    three = xr.DataArray(np.random.default_rng(0).random((3, 2, 4)), dims=("head", "layer", "score"),
+                         coords={"score": ["a", "b", "c", "d"]})
+    w = AttentionMap(attention_da(2, 3, 4), head_scores=three)
+    assert w._scores_meta["names"] == ["a", "b", "c", "d"]
+    np.testing.assert_array_equal(decode(w._scores_meta, w._scores),
+                                  three.transpose("layer", "head", "score").values.astype(np.float32))
+
+
+@pytest.mark.parametrize("scores,words", [
+    (np.zeros((2, 3)), ["head_scores", "DataArray", "ndarray"]),
+    (xr.DataArray(np.zeros((2, 3)), dims=("layer", "heads")), ["head_scores", "(layer, head)", "heads"]),
+    (xr.DataArray(np.zeros((3, 3)), dims=("layer", "head")), ["3 layer(s) x 3 head(s)", "2 x 3"]),
+    (xr.DataArray(np.array([["a"] * 3] * 2)), ["head_scores"]),
+])
+def test_bad_head_scores(scores, words):
+    with pytest.raises(DataModelError) as e:
+        AttentionMap(attention_da(2, 3, 4), head_scores=scores)
+    for w in words:
+        assert w in str(e.value), str(e.value)
