@@ -4,6 +4,7 @@ notebook in JupyterLab (needs --LabApp.expose_app_in_browser=True) or ask its li
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -97,3 +98,24 @@ def canvas_pixel(page, selector: str, x: float, y: float) -> list[int]:
 
 def assert_no_external_requests(page) -> None:
     assert page.external_requests == [], f"requests left the machine: {page.external_requests}"
+
+
+VIRIDIS_STOPS = [(68, 1, 84), (72, 40, 120), (62, 74, 137), (49, 104, 142), (38, 130, 142),
+                 (31, 158, 137), (53, 183, 121), (109, 205, 89), (180, 222, 44), (253, 231, 37)]
+
+
+def viridis(code: int) -> list[int]:
+    """The documented colour scale: code 0..254 linearly through 10 viridis stops, opaque (RGBA)."""
+    t = code / 254 * 9
+    i = min(8, int(t))
+    f = t - i
+    return [int(math.floor(a + f * (b - a) + 0.5)) for a, b in zip(VIRIDIS_STOPS[i], VIRIDIS_STOPS[i + 1])] + [255]
+
+
+def weight_code(w: float) -> int:
+    """uint8 code of a weight in [0, 1] (the transport's quantisation, written independently)."""
+    return int(math.floor(min(1.0, max(0.0, float(w))) * 254 + 0.5))
+
+
+def data_attr(page, selector: str, name: str) -> str | None:
+    return page.locator(selector).first.get_attribute(name)
