@@ -280,8 +280,22 @@ def test_lens_mode_from_a_real_logit_lens(tiny_lens):
     assert w._view["cols"] == list("2+3=5")
 
     s = LatentDecoder(single)
-    assert s.n_problems == 1 and s._view["cols"] == ["a", "b", "c"] and s._view["text"] == ""
+    assert s.n_problems == 1 and s._view["cols"] == ["a", "b", "c"] and s._view["text"] == "abc"
     with pytest.raises(DataModelError, match="only has 'all'"):
         LatentDecoder(single, filter="correct")
     with pytest.raises(DataModelError, match=r"1 prompt\(s\)"):
         LatentDecoder(single, problem=1)
+
+
+def test_lens_mode_on_smollm2(smollm2):
+    from workbench import logit_lens
+
+    lens = logit_lens(smollm2, "The capital of France is", k=5)
+    w = LatentDecoder(lens)
+    prob, toks = view_arrays(w)
+    ids = smollm2.tokenizer("The capital of France is")["input_ids"]
+    assert w._view["cols"] == [smollm2.tokenizer.decode([i]) for i in ids]
+    assert prob.shape == (smollm2.n_layers + 1, len(ids), 5)
+    assert toks[-1, -1, 0] == " Paris"
+    assert np.abs(prob - lens.prob.transpose("layer", "position", "rank").values).max() <= 1 / 508 + 1e-7
+    assert [it["label"] for it in w._items] == ["0: The capital of France is"] and w.n_problems == 1

@@ -396,8 +396,8 @@ class LatentDecoder(anywidget.AnyWidget):
         n_lat, n_lay, n_rank = (int(ds.sizes[d]) for d in (self._col, "layer", "rank"))
         for i in range(self._n):
             if self._kind == "lens":
-                text = _text(_item(ds, "text", i, self._dim)) if self._dim else ""
-                label = text or ("prompt" if self._dim is None else f"prompt {i}")
+                text = self._lens_text(i)
+                label = text or f"prompt {i}"
                 items.append({"index": i, "label": f"{i}: {label}"[:MAX_LABEL_CHARS]})
                 self._traces.append(None)
                 self._checks.append(None)
@@ -416,6 +416,15 @@ class LatentDecoder(anywidget.AnyWidget):
                           "correct": correct, "decoded": bool(trace and trace["found"]),
                           "verified": bool(vc and vc > 0), "verified_checks": vc})
         return items
+
+    def _lens_text(self, i: int) -> str:
+        """A lens prompt's text: the ``text`` coord, else its input tokens joined (single-prompt lenses lack it)."""
+        ds = self._ds.isel({self._dim: i}) if self._dim else self._ds
+        if "text" in ds.coords and ds["text"].ndim == 0:
+            return _text(ds["text"].item())
+        if "input_token" in ds.coords:
+            return "".join(_text(t) for t in np.asarray(ds["input_token"].values, dtype=object).ravel())
+        return ""
 
     def visible(self, terms: tuple[str, ...] | str = ()) -> list[int]:
         """Problems that pass a filter (terms or a filter string); ``correct`` needs a ``correct`` variable.
@@ -483,7 +492,7 @@ class LatentDecoder(anywidget.AnyWidget):
                 | {k: self._items[i].get(k) for k in ("correct", "verified_checks")},
             })
         else:
-            view["text"] = _text(_item(self._ds, "text", i, self._dim)) if self._dim else ""
+            view["text"] = self._lens_text(i)
         total = len(pbuf) + len(tbuf) + len(ebuf) + len(json.dumps(view))
         if total > MAX_MESSAGE_BYTES:
             raise MessageTooLarge(f"problem {i} needs {total:,} bytes, over the {MAX_MESSAGE_BYTES:,}-byte message cap; "
