@@ -17,7 +17,7 @@ import torch
 import xarray as xr
 
 from workbench.analyses.core import LAYER_CONVENTION, _realign, _to_numpy, _token_coords
-from workbench.backend.model import InputError, Model
+from workbench.backend.model import Batch, InputError, Model
 
 # At most this many logits (rows x vocabulary) are alive at once per projection.
 LOGITS_BUDGET = 1 << 24
@@ -41,45 +41,11 @@ def logit_lens(model: Model, text: str | Sequence[str], k: int = 10) -> xr.Datas
         raise InputError(f"k={k} is larger than {model.name!r}'s vocabulary of {vocab} tokens.")
     k = int(k)
     batch = model.tokenize(text)
-    chunk = max(1, min(batch.padded_length, LOGITS_BUDGET // (vocab * len(batch.texts))))
-    cap = model.logit_softcap
+    prob, tok_ids, ent = project_layers(model, batch, k)
     n = model.n_layers
-
-    # modules bound before the trace, so the body never references `model` (see core._capture)
-    blocks = list(model.blocks)
-    norm = model.final_norm
-    unembed = model.unembed
-    width = batch.padded_length
-    with torch.no_grad(), model.trace(batch) as tracer:
-        probs = nnsight.save([])
-        ids = nnsight.save([])
-        entropy = nnsight.save([])
-        for layer in range(n + 1):
-            h = blocks[0].input if layer == 0 else blocks[layer - 1].output
-            for start in range(0, width, chunk):
-                x = h[:, start: start + chunk]
-                logits = unembed(norm(x) if norm is not None else x).float()
-                if cap:
-                    logits = torch.tanh(logits / cap) * cap
-                logp = torch.log_softmax(logits, dim=-1)
-                top = logp.topk(k, dim=-1)
-                probs.append(top.values.exp())
-                ids.append(top.indices)
-                entropy.append(-(logp.exp() * logp).sum(-1))
-                del logits, logp
-        tracer.stop()
-
-    per_layer = -(-batch.padded_length // chunk)
-
-    def stack(parts: list) -> np.ndarray:  # [(prompt, chunk, ...)] * layers*chunks -> (prompt, layer, position, ...)
-        layers = [np.concatenate([_as_numpy(p) for p in parts[i * per_layer:(i + 1) * per_layer]], axis=1)
-                  for i in range(n + 1)]
-        return np.stack(layers, axis=1)
-
-    prob = _realign(stack(probs), batch, axes=[2])
-    ent = _realign(stack(entropy), batch, axes=[2])
-    tok_ids = stack(ids).astype(np.float64)  # NaN-pad through _realign, then back to int with -1
-    tok_ids = _realign(tok_ids, batch, axes=[2])
+    prob = _realign(prob, batch, axes=[2])
+    ent = _realign(ent, batch, axes=[2])
+    tok_ids = _realign(tok_ids.astype(np.float64), batch, axes=[2])  # NaN-pad through _realign, then back to int
     valid = ~np.isnan(tok_ids)
     tok_ids = np.where(valid, tok_ids, -1).astype(np.int64)
     strings = np.where(valid, model.token_strings(np.where(valid, tok_ids, 0)), "").astype(object)
@@ -106,6 +72,57 @@ def logit_lens(model: Model, text: str | Sequence[str], k: int = 10) -> xr.Datas
                                entropy_units="nats"),
     )
     return ds.isel(prompt=0, drop=True) if batch.single else ds
+
+
+def project_layers(model: Model, batch: Batch, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-k probabilities and ids (prompt, layer, position, rank) and entropies (prompt, layer, position) of every
+    residual layer of ``batch``, computed inside one trace. ``batch.inputs`` may hold ``input_ids`` or
+    ``inputs_embeds`` (continuous inputs, e.g. the latent thoughts of a Coconut model), with mask and position ids.
+    Positions are the padded row's; callers realign them.
+
+    >>> from workbench import load_model                                                          # doctest: +SKIP
+    >>> m = load_model("smollm2-135m"); p, i, e = project_layers(m, m.tokenize(["Hi there"]), 3)  # doctest: +SKIP
+    >>> p.shape                                                                                   # doctest: +SKIP
+    (1, 31, 2, 3)
+    """
+    vocab = int(model.config.vocab_size)
+    first = next(iter(batch.inputs.values()))
+    rows, width = int(first.shape[0]), int(first.shape[1])
+    chunk = max(1, min(width, LOGITS_BUDGET // (vocab * rows)))
+    cap = model.logit_softcap
+    n = model.n_layers
+
+    # modules bound before the trace, so the body never references `model` (see core._capture)
+    blocks = list(model.blocks)
+    norm = model.final_norm
+    unembed = model.unembed
+    with torch.no_grad(), model.trace(batch) as tracer:
+        probs = nnsight.save([])
+        ids = nnsight.save([])
+        entropy = nnsight.save([])
+        for layer in range(n + 1):
+            h = blocks[0].input if layer == 0 else blocks[layer - 1].output
+            for start in range(0, width, chunk):
+                x = h[:, start: start + chunk]
+                logits = unembed(norm(x) if norm is not None else x).float()
+                if cap:
+                    logits = torch.tanh(logits / cap) * cap
+                logp = torch.log_softmax(logits, dim=-1)
+                top = logp.topk(k, dim=-1)
+                probs.append(top.values.exp())
+                ids.append(top.indices)
+                entropy.append(-(logp.exp() * logp).sum(-1))
+                del logits, logp
+        tracer.stop()
+
+    per_layer = -(-width // chunk)
+
+    def stack(parts: list) -> np.ndarray:  # [(prompt, chunk, ...)] * layers*chunks -> (prompt, layer, position, ...)
+        layers = [np.concatenate([_as_numpy(p) for p in parts[i * per_layer:(i + 1) * per_layer]], axis=1)
+                  for i in range(n + 1)]
+        return np.stack(layers, axis=1)
+
+    return stack(probs), stack(ids), stack(entropy)
 
 
 def _as_numpy(t: torch.Tensor) -> np.ndarray:
