@@ -35,9 +35,12 @@ def _problem(p: int, rng: np.random.Generator) -> dict:
 def make_latent(n_problems: int = 4, n_latent: int = 6, n_layers: int = 4, k: int = 5, seed: int = 0) -> xr.Dataset:
     """Synthetic latent-decoding Dataset, four kinds of problem (cycled):
 
-    0: correct, trace found, verified 3/3 and 2/3; results 12 at latent 1, then 17 at latent 3 (last layer, rank 0).
-    1: incorrect, trace found at latents 2 and 4, verified 0/3; 2: correct, not found; 3: incorrect, no trace ("").
+    0: correct, trace found, verified 3/3 and 2/3; results a*b at latent 1, then a*b+c at latent 3 (last layer, rank 0).
+    1: incorrect, trace found at latent 2 and at the answer position (latent == n_latent, layer -1, as
+       workbench.analyses.latent writes it), verified 0/3; 2: correct, not found; 3: incorrect, no trace ("").
     Every other cell holds a random number token with top-1 probability <= 0.3; cell (layer 0, latent 0) has LOW.
+    Like the analysis, it also carries ``entropy`` (problem, latent, layer) and the answer position's top-k as
+    ``answer_token`` / ``answer_prob`` (problem, rank), whose top-1 is the prediction.
     """
     rng = np.random.default_rng(seed)
     tokens = np.empty((n_problems, n_latent, n_layers, k), dtype=object)
@@ -51,17 +54,18 @@ def make_latent(n_problems: int = 4, n_latent: int = 6, n_layers: int = 4, k: in
         prob[p] = raw.astype(np.float32)
         tokens[p] = rng.integers(0, 100, size=(n_latent, n_layers, k)).astype(str).astype(object)
         prob[p, 0, 0, 0] = LOW
-        l1, l2 = (1, 3) if kind != 1 else (2, 4)
+        l1, l2 = (1, 3) if kind != 1 else (2, n_latent)
         last = n_layers - 1
         if kind in (0, 1):
             for lat, val in ((l1, info["r1"]), (l2, info["r2"])):
-                tokens[p, lat, last, 0] = str(val)
-                prob[p, lat, last, 0] = HIGH
+                if lat < n_latent:
+                    tokens[p, lat, last, 0] = str(val)
+                    prob[p, lat, last, 0] = HIGH
             steps = [
-                {"result": info["r1"], "op": "*", "latent": l1, "rank": 0, "layer": last,
+                {"result": info["r1"], "op": "*", "latent": l1, "rank": 0, "layer": last if kind == 0 else -1,
                  "operands": [{"value": info["a"], "source": "question", "latent": None, "rank": None},
                               {"value": info["b"], "source": "question", "latent": None, "rank": None}]},
-                {"result": info["r2"], "op": "+", "latent": l2, "rank": 0, "layer": last,
+                {"result": info["r2"], "op": "+", "latent": l2, "rank": 0, "layer": last if kind == 0 else -1,
                  "operands": [{"value": info["r1"], "source": "latent", "latent": l1, "rank": 0},
                               {"value": info["c"], "source": "question", "latent": None, "rank": None}]},
             ]
@@ -88,10 +92,16 @@ def make_latent(n_problems: int = 4, n_latent: int = 6, n_layers: int = 4, k: in
         ok = kind in (0, 2)
         pred.append(str(info["r2"] if ok else info["r2"] + 1))
         correct.append(ok)
+    ans_tok = rng.integers(0, 100, size=(n_problems, k)).astype(str).astype(object)
+    ans_tok[:, 0] = pred
+    ans_prob = np.sort(rng.uniform(0, 0.05, size=(n_problems, k)), axis=1)[:, ::-1].astype(np.float32)
+    ans_prob[:, 0] = 0.8
+    entropy = rng.uniform(0, 4, size=(n_problems, n_latent, n_layers)).astype(np.float32)
     per = lambda v: ("problem", np.array(v, dtype=object))  # noqa: E731
     ds = xr.Dataset(
         {"token": (DIMS, tokens), "token_id": (DIMS, np.vectorize(int)(tokens).astype(np.int64)),
-         "prob": (DIMS, prob), "question": per(q), "gold_trace": per(gold), "answer": per(ans),
+         "prob": (DIMS, prob), "entropy": (DIMS[:3], entropy), "answer_token": (("problem", "rank"), ans_tok),
+         "answer_prob": (("problem", "rank"), ans_prob), "question": per(q), "gold_trace": per(gold), "answer": per(ans),
          "predicted": per(pred), "correct": ("problem", np.array(correct)), "decoded_trace": per(traces),
          "verification": per(checks), "verified_checks": ("problem", np.array(vcs, np.int64))},
         coords={"problem": np.arange(n_problems), "latent": np.arange(n_latent), "layer": np.arange(n_layers),
@@ -116,14 +126,23 @@ def test_state_holds_only_the_selected_problem_and_matches_the_dataset():
     assert (w.mode, w.n_problems, w.problem, w.filter) == ("latent", 4, 1, "all")
     prob, toks = view_arrays(w)
     want = ds.isel(problem=1).transpose("layer", "latent", "rank")
-    assert prob.shape == (4, 6, 5)
+    assert prob.shape == (4, 7, 5)  # 6 latent steps + the answer position
     # uint8 quantisation: |error| <= 1/508, independently of the encoder
-    assert np.abs(prob - want.prob.values).max() <= 1 / 508 + 1e-7
-    assert (toks == want.token.values.astype(str)).all()
+    assert np.abs(prob[:, :6] - want.prob.values).max() <= 1 / 508 + 1e-7
+    assert (toks[:, :6] == want.token.values.astype(str)).all()
+    # the answer column: read out at the last layer only (NaN, "" below), top-1 = the prediction
+    assert np.isnan(prob[:3, 6]).all() and (toks[:3, 6] == "").all()
+    assert np.abs(prob[3, 6] - ds.answer_prob.values[1]).max() <= 1 / 508 + 1e-7 and toks[3, 6, 0] == "24"
+    ent = decode(w._view["ent_meta"], w._ent)
+    np.testing.assert_array_equal(ent[:, :6], ds.entropy.values[1].T)
+    assert np.isnan(ent[:, 6]).all()
     # only one problem travels: the buffers are one problem's size
-    assert len(w._prob) == 4 * 6 * 5 and len(w._tok) == 4 * 6 * 5 * 4
+    assert len(w._prob) == 4 * 7 * 5 and len(w._tok) == 4 * 7 * 5 * 4
     v = w._view
-    assert v["problem"] == 1 and v["cols"] == [str(i) for i in range(6)] and v["rows"] == ["0", "1", "2", "3"]
+    assert v["problem"] == 1 and v["cols"] == [f"z{i}" for i in range(6)] + ["answer"]
+    assert v["rows"] == ["0", "1", "2", "3"]
+    # the trace's last step lands on the answer column; layer -1 means the last layer
+    assert [(s["latent"], s["layer"]) for s in v["trace"]["steps"]] == [(2, 3), (6, 3)]
     assert v["info"]["gold_trace"] == "<<3*5=15>><<15+8=23>>"
     assert v["info"]["correct"] is False and v["info"]["predicted"] == "24"
 
@@ -137,7 +156,7 @@ def test_picking_another_problem_reslices():
     p1, t1 = view_arrays(w)
     assert w._view["problem"] == 1
     assert p1[3, 1, 0] < 0.31 and p1[3, 2, 0] == pytest.approx(HIGH, abs=1 / 508)
-    assert t1[3, 2, 0] == "15" and t1[3, 4, 0] == "23"
+    assert t1[3, 2, 0] == "15" and t1[3, 6, 0] == "24"
 
 
 def test_trace_is_resolved_to_cells_and_question_numbers():
@@ -236,6 +255,7 @@ def test_minimal_dataset_without_optional_variables():
     ds = make_latent()[["token", "token_id", "prob"]].drop_vars(["latent", "layer"])
     w = LatentDecoder(ds, problem=3)
     assert w._view["trace"] is None and w._view["question"] == "" and w._items[3]["correct"] is None
+    assert w._view["cols"] == [f"z{i}" for i in range(6)] and w._view["ent_meta"] == {}
     assert w.visible("correct") == []
 
 

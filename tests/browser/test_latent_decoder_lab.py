@@ -85,7 +85,7 @@ def test_latent_decoder_in_jupyterlab(lab, page):
     _wait_problem(page, 0)
     TIMINGS["latent_decoder_render_s"] = time.perf_counter() - t0
     geo = _geo(page)
-    assert (geo["mode"], geo["nRows"], geo["nCols"]) == ("latent", "4", "6")
+    assert (geo["mode"], geo["nRows"], geo["nCols"]) == ("latent", "4", "7")  # 6 latent steps + the answer
 
     # cells: every cell is the viridis colour of its top-1 probability; the planted result cell (layer 3, latent 1)
     # is brighter than the planted low cell (layer 0, latent 0)
@@ -96,6 +96,8 @@ def test_latent_decoder_in_jupyterlab(lab, page):
     assert top1[3, 1] == pytest.approx(HIGH) and top1[0, 0] == pytest.approx(LOW)
     assert _luma(high) > _luma(low) + 100 and high[1] > low[1]
     assert geo["tokensDrawn"] == "1"
+    # answer column: read out at the last layer only; the layers below are transparent
+    assert _cell(page, 3, 6) == _viridis(float(ds.answer_prob.values[0, 0])) and _cell(page, 0, 6)[3] == 0
 
     # trace overlay: 4 arrows (3, 4 from the question -> 6; 6 from latent 1 and 5 from the question -> 11) and two
     # verification badges; the trace canvas has arrow ink at each arrow's midpoint, and nothing at an empty cell
@@ -120,9 +122,10 @@ def test_latent_decoder_in_jupyterlab(lab, page):
     expect(tip).to_be_visible()
     q = np.floor(ds.prob.values[0, 1, 3] * 254 + 0.5) / 254
     toks = ds.token.values[0, 1, 3]
-    expect(tip).to_contain_text("layer 3 · latent step 1")
+    expect(tip).to_contain_text("layer 3 · z1")
     expect(tip).to_contain_text(f' 1. "6"  {q[0]:.3f}')
     expect(tip).to_contain_text(f' 5. "{toks[4]}"  {q[4]:.3f}')
+    expect(tip).to_contain_text(f"entropy {ds.entropy.values[0, 1, 3]:.2f} nats")
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = SHOTS / "latent_decoder.png"

@@ -11,7 +11,7 @@ export const GRID_MAX_H = 760;
 
 /** Geometry for `nRows` layers x `nCols` columns; `stripW` is the measured width of the question text. */
 export function layout(nRows, nCols, withStrip, stripW = 0) {
-  const cw = Math.max(4, Math.min(72, Math.floor(GRID_MAX_W / nCols)));
+  const cw = Math.max(4, Math.min(60, Math.floor(GRID_MAX_W / nCols)));
   const ch = Math.max(6, Math.min(26, Math.floor(GRID_MAX_H / nRows)));
   const strip = withStrip ? STRIP_H : 0;
   const x0 = MARGIN_LEFT, y0 = strip + COL_LABEL_H;

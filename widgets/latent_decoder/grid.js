@@ -72,10 +72,9 @@ export function drawText(canvas, g, view, prob, strings, tok, th, boxes, used) {
   ctx.fillStyle = th.muted;
   ctx.textAlign = "center";
   const cstep = Math.max(1, Math.ceil(24 / g.cw));
-  const prefix = view.mode === "latent" ? "z" : "";
   for (let c = 0; c < g.nCols; c += cstep) {
     const [x] = cellXY(g, 0, c);
-    const text = fitLabel(ctx, prefix + view.cols[c], Math.max(g.cw * cstep - 4, 8));
+    const text = fitLabel(ctx, view.cols[c], Math.max(g.cw * cstep - 4, 8));
     ctx.fillText(text, x + g.cw / 2, g.strip + COL_LABEL_H / 2);
   }
   ctx.textAlign = "right";

@@ -24,16 +24,21 @@ function el(tag, cls, text) {
 export function cellTip(view, prob, tok, ent, layer, col) {
   const [, C, K] = prob.shape;
   const where = view.mode === "latent"
-    ? `layer ${view.rows[layer]} · latent step ${view.cols[col]}`
+    ? `layer ${view.rows[layer]} · ${view.cols[col]}`
     : `layer ${view.rows[layer]} · position ${col} ${JSON.stringify(view.cols[col])}`;
   const lines = [where];
   for (let r = 0; r < K; r++) {
     const i = (layer * C + col) * K + r;
     const p = valueAt(prob, i);
     const s = view.strings[tok.data[i]] ?? "";
-    lines.push(`${String(r + 1).padStart(2)}. ${JSON.stringify(s)}  ${Number.isNaN(p) ? "—" : p.toFixed(3)}`);
+    if (Number.isNaN(p)) {
+      lines.push("   (not read out at this layer)");
+      break;
+    }
+    lines.push(`${String(r + 1).padStart(2)}. ${JSON.stringify(s)}  ${p.toFixed(3)}`);
   }
-  if (ent) lines.push(`entropy ${ent.data[layer * C + col].toFixed(2)} nats`);
+  const e = ent ? ent.data[layer * C + col] : NaN;
+  if (!Number.isNaN(e)) lines.push(`entropy ${e.toFixed(2)} nats`);
   return lines.join("\n");
 }
 
@@ -90,10 +95,10 @@ function render({ model, el: host }) {
     const list = el("ol", "wb-ld-steps");
     const v = view.verification;
     if (t) t.steps.forEach((s, k) => {
-      const ops = s.operands.map((o) => (o.source === "latent" ? `${o.value}@z${view.cols[o.latent]}` : `${o.value}`));
+      const ops = s.operands.map((o) => (o.source === "latent" ? `${o.value}@${view.cols[o.latent]}` : `${o.value}`));
       const li = el("li", "wb-ld-step");
       li.append(el("span", "", `${ops.join(` ${OPS[s.op] || s.op} `)} = ${s.result}`));
-      li.append(el("span", "wb-ld-where", ` z${view.cols[s.latent]} · L${view.rows[s.layer]} · #${s.rank}`));
+      li.append(el("span", "wb-ld-where", ` ${view.cols[s.latent]} · L${view.rows[s.layer]} · #${s.rank}`));
       const c = checkFor(v, s);
       if (c) {
         const b = el("span", `wb-ld-badge ${c.verified > 0 ? "ok" : "no"}`, `${c.verified > 0 ? "✓" : "✗"} ${c.verified}/${v.checks}`);

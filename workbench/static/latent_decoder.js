@@ -1,4 +1,4 @@
-// lib/binary.js
+// ../../tmp/ldwt/widgets/lib/binary.js
 function asBytes(v) {
   if (!v) return new Uint8Array(0);
   if (v instanceof ArrayBuffer) return new Uint8Array(v);
@@ -48,7 +48,7 @@ function toCodes(arr) {
   return out;
 }
 
-// lib/theme.js
+// ../../tmp/ldwt/widgets/lib/theme.js
 function cssVar(el2, name, fallback) {
   const v = getComputedStyle(el2).getPropertyValue(name).trim();
   return v || fallback;
@@ -69,7 +69,7 @@ function onThemeChange(fn) {
   return () => obs.disconnect();
 }
 
-// lib/tooltip.js
+// ../../tmp/ldwt/widgets/lib/tooltip.js
 function createTooltip(parent, className) {
   const el2 = document.createElement("div");
   el2.className = className;
@@ -91,7 +91,7 @@ function createTooltip(parent, className) {
   };
 }
 
-// latent_decoder/geometry.js
+// ../../tmp/ldwt/widgets/latent_decoder/geometry.js
 var MARGIN_LEFT = 48;
 var MARGIN_RIGHT = 28;
 var COL_LABEL_H = 22;
@@ -99,7 +99,7 @@ var STRIP_H = 44;
 var GRID_MAX_W = 880;
 var GRID_MAX_H = 760;
 function layout(nRows, nCols, withStrip, stripW = 0) {
-  const cw = Math.max(4, Math.min(72, Math.floor(GRID_MAX_W / nCols)));
+  const cw = Math.max(4, Math.min(60, Math.floor(GRID_MAX_W / nCols)));
   const ch = Math.max(6, Math.min(26, Math.floor(GRID_MAX_H / nRows)));
   const strip = withStrip ? STRIP_H : 0;
   const x0 = MARGIN_LEFT, y0 = strip + COL_LABEL_H;
@@ -121,7 +121,7 @@ function cellAt(g, x, y) {
   return [g.nRows - 1 - row, col];
 }
 
-// lib/colors.js
+// ../../tmp/ldwt/widgets/lib/colors.js
 var STOPS = [
   [68, 1, 84],
   [72, 40, 120],
@@ -145,7 +145,7 @@ var LUT = (() => {
   return lut;
 })();
 
-// lib/heatmap.js
+// ../../tmp/ldwt/widgets/lib/heatmap.js
 function cellImage(codes, rows, cols, offset = 0) {
   const img = new ImageData(cols, rows);
   const px = img.data;
@@ -167,7 +167,7 @@ function blit(ctx, image, x, y, w, h) {
   ctx.drawImage(image, 0, 0, image.width, image.height, x, y, w, h);
 }
 
-// lib/labels.js
+// ../../tmp/ldwt/widgets/lib/labels.js
 var LABEL_FONT_PX = 11;
 function labelStep(cellPx) {
   return Math.max(1, Math.ceil((LABEL_FONT_PX + 2) / Math.max(cellPx, 1e-6)));
@@ -179,7 +179,7 @@ function fitLabel(ctx, token, maxPx) {
   return s + "…";
 }
 
-// latent_decoder/grid.js
+// ../../tmp/ldwt/widgets/latent_decoder/grid.js
 function topCodes(prob) {
   const [L, C, K] = prob.shape;
   const all = toCodes(prob);
@@ -235,10 +235,9 @@ function drawText(canvas, g, view, prob, strings, tok, th, boxes, used) {
   ctx.fillStyle = th.muted;
   ctx.textAlign = "center";
   const cstep = Math.max(1, Math.ceil(24 / g.cw));
-  const prefix = view.mode === "latent" ? "z" : "";
   for (let c = 0; c < g.nCols; c += cstep) {
     const [x] = cellXY(g, 0, c);
-    const text = fitLabel(ctx, prefix + view.cols[c], Math.max(g.cw * cstep - 4, 8));
+    const text = fitLabel(ctx, view.cols[c], Math.max(g.cw * cstep - 4, 8));
     ctx.fillText(text, x + g.cw / 2, g.strip + COL_LABEL_H / 2);
   }
   ctx.textAlign = "right";
@@ -265,7 +264,7 @@ function drawText(canvas, g, view, prob, strings, tok, th, boxes, used) {
   return true;
 }
 
-// latent_decoder/picker.js
+// ../../tmp/ldwt/widgets/latent_decoder/picker.js
 var FILTERS = [
   ["correct", [["", "any answer"], ["correct", "correct"], ["incorrect", "incorrect"]]],
   ["decoded", [["", "decoded or not"], ["decoded", "decoded"], ["not decoded", "not decoded"]]],
@@ -345,7 +344,7 @@ function createPicker(onProblem, onFilter) {
   return { el: el2, update, select, prev, next, menus };
 }
 
-// latent_decoder/trace.js
+// ../../tmp/ldwt/widgets/latent_decoder/trace.js
 var ARROW = "rgba(230, 40, 90, 0.92)";
 var BOX = "rgb(230, 40, 90)";
 function checkFor(verification, step) {
@@ -430,7 +429,7 @@ function drawTrace(canvas, g, trace, verification, boxes, th) {
   return { arrows: segs, badges };
 }
 
-// latent_decoder/index.js
+// ../../tmp/ldwt/widgets/latent_decoder/index.js
 var OPS = { "+": "+", "-": "−", "*": "×", "/": "÷" };
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -440,15 +439,20 @@ function el(tag, cls, text) {
 }
 function cellTip(view, prob, tok, ent, layer, col) {
   const [, C, K] = prob.shape;
-  const where = view.mode === "latent" ? `layer ${view.rows[layer]} · latent step ${view.cols[col]}` : `layer ${view.rows[layer]} · position ${col} ${JSON.stringify(view.cols[col])}`;
+  const where = view.mode === "latent" ? `layer ${view.rows[layer]} · ${view.cols[col]}` : `layer ${view.rows[layer]} · position ${col} ${JSON.stringify(view.cols[col])}`;
   const lines = [where];
   for (let r = 0; r < K; r++) {
     const i = (layer * C + col) * K + r;
     const p = valueAt(prob, i);
     const s = view.strings[tok.data[i]] ?? "";
-    lines.push(`${String(r + 1).padStart(2)}. ${JSON.stringify(s)}  ${Number.isNaN(p) ? "—" : p.toFixed(3)}`);
+    if (Number.isNaN(p)) {
+      lines.push("   (not read out at this layer)");
+      break;
+    }
+    lines.push(`${String(r + 1).padStart(2)}. ${JSON.stringify(s)}  ${p.toFixed(3)}`);
   }
-  if (ent) lines.push(`entropy ${ent.data[layer * C + col].toFixed(2)} nats`);
+  const e = ent ? ent.data[layer * C + col] : NaN;
+  if (!Number.isNaN(e)) lines.push(`entropy ${e.toFixed(2)} nats`);
   return lines.join("\n");
 }
 function render({ model, el: host }) {
@@ -513,10 +517,10 @@ function render({ model, el: host }) {
     const list = el("ol", "wb-ld-steps");
     const v = view.verification;
     if (t) t.steps.forEach((s, k) => {
-      const ops = s.operands.map((o) => o.source === "latent" ? `${o.value}@z${view.cols[o.latent]}` : `${o.value}`);
+      const ops = s.operands.map((o) => o.source === "latent" ? `${o.value}@${view.cols[o.latent]}` : `${o.value}`);
       const li = el("li", "wb-ld-step");
       li.append(el("span", "", `${ops.join(` ${OPS[s.op] || s.op} `)} = ${s.result}`));
-      li.append(el("span", "wb-ld-where", ` z${view.cols[s.latent]} · L${view.rows[s.layer]} · #${s.rank}`));
+      li.append(el("span", "wb-ld-where", ` ${view.cols[s.latent]} · L${view.rows[s.layer]} · #${s.rank}`));
       const c = checkFor(v, s);
       if (c) {
         const b = el("span", `wb-ld-badge ${c.verified > 0 ? "ok" : "no"}`, `${c.verified > 0 ? "✓" : "✗"} ${c.verified}/${v.checks}`);

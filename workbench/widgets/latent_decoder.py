@@ -111,7 +111,8 @@ def _int(obj: dict, key: str, problem: int, var: str, where: str, *, lo: int = 0
 def parse_trace(text: Any, problem: int, n_latent: int, n_layers: int, n_rank: int) -> dict[str, Any] | None:
     """Check one ``decoded_trace`` JSON text against the shared schema; return it as a dict (None for no trace).
 
-    Every latent / layer / rank index is checked against the grid, so an arrow can never point outside it. Errors are
+    Every latent / layer / rank index is checked against the grid, so an arrow can never point outside it (``n_latent``
+    counts the answer column when there is one; a negative ``layer`` counts from the last, as in Python). Errors are
     :class:`DataModelError` naming the problem and the field.
 
     >>> t = parse_trace('{"method": "backtracking", "found": true, "steps": []}', 0, 6, 4, 10)
@@ -144,7 +145,7 @@ def parse_trace(text: Any, problem: int, n_latent: int, n_layers: int, n_rank: i
             "op": op,
             "latent": _int(s, "latent", problem, var, where, hi=n_latent),
             "rank": _int(s, "rank", problem, var, where, hi=n_rank),
-            "layer": _int(s, "layer", problem, var, where, hi=n_layers),
+            "layer": _int(s, "layer", problem, var, where, lo=-n_layers, hi=n_layers) % n_layers,  # -1 = last
             "operands": [],
         }
         ops = s.get("operands", [])
@@ -326,6 +327,9 @@ class LatentDecoder(anywidget.AnyWidget):
         if n == 0 or 0 in (int(self._ds.sizes[d]) for d in ("layer", self._col, "rank")):
             raise DataModelError(f"LatentDecoder got an empty dim: sizes {dict(self._ds.sizes)}.")
         self._n = n
+        # the answer position (after the forced end of thought) as one more column, read out at the last layer only
+        self._answer_col = kind == "latent" and all(
+            v in self._ds.data_vars and set(self._ds[v].dims) == {"problem", "rank"} for v in ("answer_token", "answer_prob"))
         self._check_problem(problem)
         terms = self._terms(filter)
         self._traces: list[dict[str, Any] | None] = []
@@ -394,6 +398,7 @@ class LatentDecoder(anywidget.AnyWidget):
     def _build_items(self) -> list[dict[str, Any]]:
         ds, items = self._ds, []
         n_lat, n_lay, n_rank = (int(ds.sizes[d]) for d in (self._col, "layer", "rank"))
+        n_lat += int(self._answer_col)
         for i in range(self._n):
             if self._kind == "lens":
                 text = self._lens_text(i)
@@ -466,7 +471,18 @@ class LatentDecoder(anywidget.AnyWidget):
             cols = ([_text(t)[:MAX_LABEL_CHARS] for t in labels_in[keep]] if "input_token" in ds.coords
                     else [str(int(p)) for p in keep])
         else:
-            cols = [str(v) for v in (ds.coords["latent"].values if "latent" in ds.coords else keep)]
+            cols = [f"z{v}" for v in (ds.coords["latent"].values if "latent" in ds.coords else keep)]
+            ent = (np.asarray(ds["entropy"].transpose("layer", "latent").values, dtype=np.float32)
+                   if "entropy" in ds.data_vars and set(ds["entropy"].dims) == {"layer", "latent"} else None)
+            if self._answer_col:
+                n_l, _, n_k = prob.shape
+                a_prob = np.full((n_l, 1, n_k), np.nan, np.float32)
+                a_prob[-1, 0] = np.asarray(ds["answer_prob"].transpose("rank").values, dtype=np.float32)
+                a_tok = np.full((n_l, 1, n_k), "", dtype=object)
+                a_tok[-1, 0] = np.asarray(ds["answer_token"].transpose("rank").values, dtype=object)
+                prob, tokens = np.concatenate([prob, a_prob], axis=1), np.concatenate([tokens, a_tok], axis=1)
+                ent = None if ent is None else np.concatenate([ent, np.full((n_l, 1), np.nan, np.float32)], axis=1)
+                cols.append("answer")
         strings, idx = np.unique(np.array([_text(t)[:MAX_LABEL_CHARS] for t in tokens.ravel()], dtype=object),
                                  return_inverse=True)
         pmeta, pbuf = quantize_unit(prob)
@@ -474,6 +490,8 @@ class LatentDecoder(anywidget.AnyWidget):
         emeta, ebuf = {}, b""
         if self._kind == "lens" and "entropy" in ds:
             emeta, ebuf = encode_float(np.asarray(ds["entropy"].values, dtype=np.float32)[:, keep])
+        elif self._kind == "latent" and ent is not None:
+            emeta, ebuf = encode_float(ent)
         rows = [str(v) for v in (ds.coords["layer"].values if "layer" in ds.coords else range(prob.shape[0]))]
         view: dict[str, Any] = {
             "problem": i, "mode": self._kind, "rows": rows, "cols": cols, "strings": strings.tolist(),
