@@ -1,4 +1,4 @@
-// ../../tmp/ldwt/widgets/lib/binary.js
+// lib/binary.js
 function asBytes(v) {
   if (!v) return new Uint8Array(0);
   if (v instanceof ArrayBuffer) return new Uint8Array(v);
@@ -48,7 +48,7 @@ function toCodes(arr) {
   return out;
 }
 
-// ../../tmp/ldwt/widgets/lib/theme.js
+// lib/theme.js
 function cssVar(el2, name, fallback) {
   const v = getComputedStyle(el2).getPropertyValue(name).trim();
   return v || fallback;
@@ -69,7 +69,7 @@ function onThemeChange(fn) {
   return () => obs.disconnect();
 }
 
-// ../../tmp/ldwt/widgets/lib/tooltip.js
+// lib/tooltip.js
 function createTooltip(parent, className) {
   const el2 = document.createElement("div");
   el2.className = className;
@@ -91,7 +91,7 @@ function createTooltip(parent, className) {
   };
 }
 
-// ../../tmp/ldwt/widgets/latent_decoder/geometry.js
+// latent_decoder/geometry.js
 var MARGIN_LEFT = 48;
 var MARGIN_RIGHT = 28;
 var COL_LABEL_H = 22;
@@ -121,7 +121,7 @@ function cellAt(g, x, y) {
   return [g.nRows - 1 - row, col];
 }
 
-// ../../tmp/ldwt/widgets/lib/colors.js
+// lib/colors.js
 var STOPS = [
   [68, 1, 84],
   [72, 40, 120],
@@ -145,7 +145,7 @@ var LUT = (() => {
   return lut;
 })();
 
-// ../../tmp/ldwt/widgets/lib/heatmap.js
+// lib/heatmap.js
 function cellImage(codes, rows, cols, offset = 0) {
   const img = new ImageData(cols, rows);
   const px = img.data;
@@ -167,7 +167,7 @@ function blit(ctx, image, x, y, w, h) {
   ctx.drawImage(image, 0, 0, image.width, image.height, x, y, w, h);
 }
 
-// ../../tmp/ldwt/widgets/lib/labels.js
+// lib/labels.js
 var LABEL_FONT_PX = 11;
 function labelStep(cellPx) {
   return Math.max(1, Math.ceil((LABEL_FONT_PX + 2) / Math.max(cellPx, 1e-6)));
@@ -179,7 +179,7 @@ function fitLabel(ctx, token, maxPx) {
   return s + "…";
 }
 
-// ../../tmp/ldwt/widgets/latent_decoder/grid.js
+// latent_decoder/grid.js
 function topCodes(prob) {
   const [L, C, K] = prob.shape;
   const all = toCodes(prob);
@@ -264,7 +264,7 @@ function drawText(canvas, g, view, prob, strings, tok, th, boxes, used) {
   return true;
 }
 
-// ../../tmp/ldwt/widgets/latent_decoder/picker.js
+// latent_decoder/picker.js
 var FILTERS = [
   ["correct", [["", "any answer"], ["correct", "correct"], ["incorrect", "incorrect"]]],
   ["decoded", [["", "decoded or not"], ["decoded", "decoded"], ["not decoded", "not decoded"]]],
@@ -344,7 +344,7 @@ function createPicker(onProblem, onFilter) {
   return { el: el2, update, select, prev, next, menus };
 }
 
-// ../../tmp/ldwt/widgets/latent_decoder/trace.js
+// latent_decoder/trace.js
 var ARROW = "rgba(230, 40, 90, 0.92)";
 var BOX = "rgb(230, 40, 90)";
 function checkFor(verification, step) {
@@ -429,7 +429,7 @@ function drawTrace(canvas, g, trace, verification, boxes, th) {
   return { arrows: segs, badges };
 }
 
-// ../../tmp/ldwt/widgets/latent_decoder/index.js
+// latent_decoder/index.js
 var OPS = { "+": "+", "-": "−", "*": "×", "/": "÷" };
 function el(tag, cls, text) {
   const e = document.createElement(tag);
