@@ -21,13 +21,15 @@ _LAZY = {
     "capture": "workbench.analyses.core",
     "logit_lens": "workbench.analyses.lens",
     "AttentionMap": "workbench.widgets",
+    "PopulationExplorer": "workbench.widgets",
+    "LatentDecoder": "workbench.widgets",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.analyses.core import attention, capture, residuals
     from workbench.analyses.lens import logit_lens
     from workbench.backend import Model, load_model
-    from workbench.widgets import AttentionMap
+    from workbench.widgets import AttentionMap, LatentDecoder, PopulationExplorer
 
 
 def __getattr__(name: str) -> Any:
@@ -47,6 +49,8 @@ __all__ = [
     "capture",
     "logit_lens",
     "AttentionMap",
+    "PopulationExplorer",
+    "LatentDecoder",
     "save",
     "load",
     "validate_attention",
