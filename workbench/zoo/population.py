@@ -206,7 +206,8 @@ def run_population(members: Sequence[Member], root: str | os.PathLike, settings:
     (root / "run.json").write_text(json.dumps({"settings": asdict(settings),
                                                "members": [asdict(m) for m in members]}, indent=1))
     status = {m.id: "skipped" for m in members if is_done(root, m)}
-    todo = [m for m in members if not is_done(root, m)]
+    # seed-major order: a run cut short still covers every setting with its first seeds
+    todo = sorted((m for m in members if not is_done(root, m)), key=lambda m: (m.init_seed, m.data_seed))
     if not todo:
         return status
     own = client is None
