@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
+    if name == "charts":  # static Altair charts (PNG/SVG offline)
+        return import_module("workbench.charts")
     if name in _LAZY:
         value = getattr(import_module(_LAZY[name]), name)
         globals()[name] = value
@@ -51,6 +53,7 @@ __all__ = [
     "AttentionMap",
     "PopulationExplorer",
     "LatentDecoder",
+    "charts",
     "save",
     "load",
     "validate_attention",
