@@ -30,7 +30,7 @@ from workbench.data import HEAD_SCORE_TYPES
 from workbench.zoo.tasks import dyck as task
 
 __all__ = ["HEAD_SCORE_TYPES", "end_rows", "scores_from_rows", "head_scores", "has_type", "auroc", "bootstrap_auroc",
-           "setting_baseline", "prediction_table", "mean_patterns", "ablate", "ablation_effects"]
+           "setting_baseline", "prediction_table", "mean_patterns", "ablate", "ablation_effects", "ablation_by_type"]
 
 
 # ------------------------------------------------------------------------------------------------------ head scores
@@ -57,6 +57,10 @@ def end_rows(model: Model, strings: Sequence[str] | task.DyckSet, batch_size: in
     """For each string, the ``[end]`` row of every head over its bracket positions: arrays (layer, head, len(s)).
 
     Computed with :func:`workbench.attention` (one nnsight trace per batch).
+
+    >>> rows = end_rows(load_model("dyck-hierarchical"), ["())(", "(()))("])      # doctest: +SKIP
+    >>> [r.shape[-1] for r in rows]                                               # doctest: +SKIP
+    [4, 6]
     """
     strings = _strings(strings)
     rows: list[np.ndarray] = []
@@ -251,6 +255,10 @@ def mean_patterns(model: Model, strings: Sequence[str] | task.DyckSet, batch_siz
     """Dataset-mean attention pattern of every head, per string length: ``{n_brackets: (layer, head, n+2, n+2)}``.
 
     Strings of different lengths cannot share one pattern, so the mean is taken over the strings of each length.
+
+    >>> means = mean_patterns(load_model("dyck-hierarchical"), task.ood_set(0, 100))   # doctest: +SKIP
+    >>> means[8].shape[-2:]                                                            # doctest: +SKIP
+    (10, 10)
     """
     strings = _strings(strings)
     sums: dict[int, np.ndarray] = {}
@@ -355,3 +363,39 @@ def ablation_effects(model: Model, data: task.DyckSet, kinds: Sequence[str] = ("
                         name="ablation_effect",
                         attrs=model.provenance("ablation_effects", clean_accuracy=clean, data=data.kind,
                                                **{f"all_heads_{k}": v for k, v in all_effect.items()}))
+
+
+def ablation_by_type(pop: xr.Dataset, threshold: float = 0.8, kind: str = "mean", split: str = "id") -> xr.Dataset:
+    """Mean change in OOD accuracy when one head is ablated, grouped by the head's type: Dataset on ``type``.
+
+    A head is of type T when its ``split`` score for T is >= ``threshold`` (types overlap: a sign-matching head is also
+    violation-detecting or non-negative on most strings); ``other`` holds heads of no type. Uses the population's
+    ``ablation_effect`` (model, layer, head, kind). Returns ``effect`` (mean), ``sem`` (standard error), ``n_heads``
+    and ``n_models`` per type, and ``frac_negative`` (share of those heads whose ablation lowered OOD accuracy).
+
+    >>> tab = ablation_by_type(workbench.load("data/dyck/population.nc"))      # doctest: +SKIP
+    >>> list(tab.type.values)                                                  # doctest: +SKIP
+    ['violation_detecting', 'nonnegative', 'sign_matching', 'hierarchical', 'other']
+    """
+    if "ablation_effect" not in pop:
+        raise ValueError("pop has no 'ablation_effect' variable; train the population with ablations.")
+    if kind not in list(pop["kind"].values):
+        raise ValueError(f"kind must be one of {list(pop['kind'].values)}, got {kind!r}.")
+    if "status" in pop:
+        pop = pop.isel(model=np.flatnonzero(pop["status"].values == "done"))
+    sc = pop["head_score"].sel(split=split).transpose("model", "layer", "head", "score").values
+    eff = pop["ablation_effect"].sel(kind=kind).transpose("model", "layer", "head").values
+    real = ~np.isnan(eff) & ~np.isnan(sc).all(-1)
+    typed = np.nan_to_num(sc, nan=-1) >= threshold
+    masks = {t: typed[..., i] & real for i, t in enumerate(HEAD_SCORE_TYPES)}
+    masks["other"] = ~typed.any(-1) & real
+    rows = {"effect": [], "sem": [], "n_heads": [], "n_models": [], "frac_negative": []}
+    for m in masks.values():
+        e = eff[m]
+        rows["effect"].append(float(e.mean()) if e.size else np.nan)
+        rows["sem"].append(float(e.std(ddof=1) / np.sqrt(e.size)) if e.size > 1 else np.nan)
+        rows["n_heads"].append(int(e.size))
+        rows["n_models"].append(int(m.any((1, 2)).sum()))
+        rows["frac_negative"].append(float((e < 0).mean()) if e.size else np.nan)
+    return xr.Dataset({k: ("type", v) for k, v in rows.items()}, coords={"type": list(masks)},
+                      attrs={"threshold": threshold, "kind": kind, "split": split})

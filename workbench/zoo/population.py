@@ -11,7 +11,7 @@ one Dataset that passes :func:`workbench.data.validate_population`.
 
 The shipped population (data/dyck/population.nc) was produced by::
 
-    python -m workbench.zoo.population --out data/dyck --steps 300 --lr 2e-3 --seeds 4 --workers 1
+    python -m workbench.zoo.population --out data/dyck --steps 200 --lr 3e-3 --eval-size 300 --ablation-size 100 --seeds 4 --workers 2
 
 (18 settings x 4 seeds = 72 members; seeds: init_seed = data_seed = 0..3.)
 """
@@ -59,13 +59,13 @@ class Member:
 class RunSettings:
     """Training and evaluation settings shared by every member."""
 
-    steps: int = 300
-    lr: float = 2e-3
+    steps: int = 200
+    lr: float = 3e-3
     batch_size: int = 64
     train_size: int = 50_000
-    eval_size: int = 400
+    eval_size: int = 300
     ablations: bool = True
-    ablation_size: int = 200  # OOD strings the ablations are measured on (the first of the OOD set)
+    ablation_size: int = 100  # OOD strings the ablations are measured on (the first of the OOD set)
     ablation_kinds: tuple[str, ...] = ("mean",)
 
 
@@ -112,6 +112,11 @@ def _example_coords() -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------------------ one member
 def member_path(root: str | os.PathLike, member: Member) -> Path:
+    """Where a member's result file goes.
+
+    >>> member_path("data/dyck", grid(seeds=1)[0]).as_posix()
+    'data/dyck/members/L1-H2-wd0-i0-d0.nc'
+    """
     return Path(root) / "members" / f"{member.id}.nc"
 
 
@@ -334,10 +339,55 @@ def combine(root: str | os.PathLike, members: Sequence[Member] | None = None) ->
                 **{k: v for k, v in ex.items() if k != "width"}},
         attrs={"task": "dyck", "paper": "arXiv 2507.06445", "checkpoint_root": "paths are relative to the data root",
                "ablation": "OOD accuracy change when a head's attention is replaced (kind mean|uniform)",
-               "settings": (root / "run.json").read_text() and json.dumps(
-                   json.loads((root / "run.json").read_text())["settings"])},
+               "settings": json.dumps(json.loads((root / "run.json").read_text())["settings"])},
     )
     return validate_population(pop)
+
+
+def shipped_path() -> Path:
+    """The shipped population file, ``data/dyck/population.nc`` in the repository.
+
+    >>> shipped_path().name
+    'population.nc'
+    """
+    return Path(__file__).resolve().parents[2] / "data" / "dyck" / "population.nc"
+
+
+REPRESENTATIVE_TYPES = ("violation_detecting", "nonnegative", "sign_matching", "hierarchical")
+
+
+def export_representatives(pop: xr.Dataset, root: str | os.PathLike, zoo: str | os.PathLike | None = None,
+                           split: str = "id") -> dict[str, str]:
+    """Copy, for each head type, the checkpoint of the member with the highest such head score into
+    ``<zoo>/dyck-<type>/`` (type with ``-`` for ``_``), so it loads by name: ``load_model("dyck-hierarchical")``.
+    Returns ``{zoo name: member id}``.
+
+    >>> export_representatives(workbench.load("data/dyck/population.nc"), "data/dyck")   # doctest: +SKIP
+    """
+    import shutil
+
+    from workbench.zoo.registry import zoo_dir
+
+    zoo = Path(zoo) if zoo is not None else zoo_dir()
+    done = pop.isel(model=np.flatnonzero(pop["status"].values == STATUS_DONE))
+    best = done["head_score"].sel(split=split).max(("layer", "head"))
+    out = {}
+    for t in REPRESENTATIVE_TYPES:
+        i = int(best.sel(score=t).fillna(-1).argmax())
+        member = done.isel(model=i)
+        name = "dyck-" + t.replace("_", "-")
+        target = zoo / name
+        if target.exists():
+            shutil.rmtree(target)
+        src = Path(root) / str(member["checkpoint"].item())
+        shutil.copytree(src, target)
+        info = {"member": str(member["model"].item()), "type": t,
+                "id_accuracy": float(member["id_accuracy"]), "ood_accuracy": float(member["ood_accuracy"]),
+                f"max_{split}_score": {s: float(best.isel(model=i).sel(score=s)) for s in HEAD_SCORE_TYPES},
+                "regenerate": "python -m workbench.zoo.population --out data/dyck ... --export-zoo"}
+        (target / "dyck.json").write_text(json.dumps(info, indent=1))
+        out[name] = info["member"]
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -356,6 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--ablation-size", type=int, default=RunSettings.ablation_size)
     p.add_argument("--ablation-kinds", nargs="+", default=list(RunSettings.ablation_kinds), choices=list(KINDS))
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--export-zoo", action="store_true",
+                   help="copy one representative checkpoint per head type to data/zoo/dyck-<type>/")
     p.add_argument("--rerun", nargs="*", default=None, help="member ids to re-run (none given: the failed ones)")
     a = p.parse_args(argv)
     settings = RunSettings(a.steps, a.lr, a.batch_size, a.train_size, a.eval_size, not a.no_ablations,
@@ -368,6 +420,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     pop = combine(a.out)
     save(pop, Path(a.out) / "population.nc")
     counts = {k: sum(v == k for v in status.values()) for k in ("done", "skipped", "failed")}
+    if a.export_zoo:
+        print("representatives:", export_representatives(pop, a.out))
     print(f"population: {counts}; wrote {Path(a.out) / 'population.nc'} ({pop.sizes['model']} models)")
     return 1 if counts["failed"] else 0
 
