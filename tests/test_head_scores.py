@@ -152,3 +152,30 @@ def test_setting_baseline_against_brute_force():
         assert got[i] == pytest.approx(np.mean(y[ref]))
     with pytest.raises(ValueError, match="scheme must be"):
         A.setting_baseline(pop, y, "forest")
+
+
+def test_prediction_table_on_a_synthetic_population():
+    rng = np.random.default_rng(7)
+    n = 30
+    hs = rng.random((n, 2, 2, 2, 4))
+    ood = rng.random(n)
+    idacc = np.where(np.arange(n) % 5 == 0, 0.7, 1.0)
+    status = np.array(["done"] * (n - 2) + ["failed", "missing"], dtype=object)
+    pop = xr.Dataset({"id_accuracy": ("model", idacc), "ood_accuracy": ("model", ood),
+                      "head_score": (("model", "split", "layer", "head", "score"), hs), "status": ("model", status)},
+                     coords={"n_layers": ("model", rng.integers(1, 3, n)), "n_heads": ("model", np.full(n, 2)),
+                             "weight_decay": ("model", np.zeros(n)), "split": ["id", "ood"],
+                             "score": list(HEAD_SCORE_TYPES)})
+    tab = A.prediction_table(pop, n_boot=50)
+    keep = np.arange(n - 2)
+    hier = hs[keep, 0, :, :, 3].max((1, 2))
+    assert tab.attrs["n_models"] == n - 2
+    assert tab.auroc.sel(predictor="id_hierarchical").item() == pytest.approx(_pairwise_auroc(hier, ood[keep] >= 0.5))
+    fit = A.prediction_table(pop, threshold="median", id_min=0.9, n_boot=50)
+    keep = np.flatnonzero((idacc >= 0.9) & (status == "done"))
+    med = np.median(ood[keep])
+    assert fit.attrs["n_models"] == len(keep) and fit.attrs["threshold"] == med
+    assert fit.auroc.sel(predictor="id_hierarchical").item() == pytest.approx(
+        _pairwise_auroc(hs[keep, 0, :, :, 3].max((1, 2)), ood[keep] >= med))
+    with pytest.raises(ValueError, match="threshold must be"):
+        A.prediction_table(pop, threshold="mean")

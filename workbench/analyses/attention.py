@@ -225,12 +225,15 @@ def setting_baseline(pop: xr.Dataset, target: np.ndarray, scheme: str = "loo") -
     return out
 
 
-def prediction_table(pop: xr.Dataset, threshold: float = 0.5, n_boot: int = 2000, seed: int = 0) -> xr.Dataset:
+def prediction_table(pop: xr.Dataset, threshold: float | str = 0.5, n_boot: int = 2000, seed: int = 0,
+                     id_min: float | None = None) -> xr.Dataset:
     """AUROC (with bootstrap interval) of predictors of ``ood_accuracy >= threshold`` over a population Dataset.
 
     Predictors (coord ``predictor``): ``id_hierarchical`` (max ID hierarchical head score, the paper's),
     ``hyperparameters_loo`` and ``hyperparameters_setting`` (:func:`setting_baseline`). Only members with
-    ``status == "done"`` (when that variable exists) are used.
+    ``status == "done"`` (when that variable exists) are used, and with ``id_min`` only those whose ID accuracy is at
+    least ``id_min`` (models that fit the training rule, as all of the paper's do). ``threshold="median"`` splits at
+    the median OOD accuracy of the models used.
 
     >>> tab = prediction_table(workbench.load("data/dyck/population.nc"))     # doctest: +SKIP
     >>> float(tab.auroc.sel(predictor="id_hierarchical")) > 0.75              # doctest: +SKIP
@@ -238,6 +241,12 @@ def prediction_table(pop: xr.Dataset, threshold: float = 0.5, n_boot: int = 2000
     """
     if "status" in pop:
         pop = pop.isel(model=np.flatnonzero(pop["status"].values == "done"))
+    if id_min is not None:
+        pop = pop.isel(model=np.flatnonzero(pop["id_accuracy"].values >= id_min))
+    if isinstance(threshold, str):
+        if threshold != "median":
+            raise ValueError(f"threshold must be a number or 'median', got {threshold!r}.")
+        threshold = float(np.median(pop["ood_accuracy"].values))
     y = pop["ood_accuracy"].values >= threshold
     hier = pop["head_score"].sel(split="id", score="hierarchical").max(("layer", "head")).fillna(0).values
     preds = {"id_hierarchical": hier, "hyperparameters_loo": setting_baseline(pop, y, "loo"),
@@ -246,8 +255,8 @@ def prediction_table(pop: xr.Dataset, threshold: float = 0.5, n_boot: int = 2000
     return xr.Dataset({"auroc": ("predictor", rows[:, 0]), "low": ("predictor", rows[:, 1]),
                        "high": ("predictor", rows[:, 2])},
                       coords={"predictor": list(preds)},
-                      attrs={"threshold": threshold, "n_models": int(len(y)), "n_positive": int(y.sum()),
-                             "n_boot": n_boot})
+                      attrs={"threshold": float(threshold), "n_models": int(len(y)), "n_positive": int(y.sum()),
+                             "n_boot": n_boot, "id_min": -1.0 if id_min is None else float(id_min)})
 
 
 # -------------------------------------------------------------------------------------------------------- ablations
