@@ -140,3 +140,121 @@ def test_recompute_follows_the_chain():
             {"value": 12, "source": "latent", "latent": 2}, {"value": 7, "source": "question"}]}]
     assert la._recompute(steps, 3, 5) == [20, 27]
     assert la._recompute(steps, 7, 1) == [12, 13]
+
+
+# ------------------------------------------------------------------------------------------ on the real model
+@pytest.fixture(scope="module")
+def coconut():
+    from workbench import load_model
+
+    return load_model("latent-coconut")
+
+
+@pytest.fixture(scope="module")
+def probs():
+    from workbench.zoo.latent import held_out
+
+    return held_out(24)
+
+
+@pytest.fixture(scope="module")
+def decoded(coconut, probs):
+    return la.decode_latents(coconut, probs, k=10)
+
+
+def test_projection_matches_plain_torch(coconut, probs):
+    from workbench.zoo import latent as zl
+
+    ds = la.latent_lens(coconut, probs[:4], k=5)
+    hf = zl.hf_module(coconut)
+    n = ds.sizes["latent"]
+    for i, p in enumerate(probs[:4]):
+        ids = torch.tensor([zl.question_ids(p) + [zl.BOT]])
+        emb = hf.get_input_embeddings()(ids)
+        with torch.no_grad():
+            for _ in range(n):  # plain continuous-thought loop, no padding, no cache
+                emb = torch.cat([emb, hf(inputs_embeds=emb, output_hidden_states=True).hidden_states[-1][:, -1:]], 1)
+            hs = hf(inputs_embeds=emb, output_hidden_states=True).hidden_states
+            bot = ids.shape[1] - 1
+            for layer in range(len(hs)):
+                h = hs[layer][0, bot: bot + n]
+                x = h if layer == len(hs) - 1 else hf.transformer.ln_f(h)  # HF's last entry is already ln_f'ed
+                probs_t = torch.softmax(hf.lm_head(x), -1)
+                top = probs_t.topk(5, -1)
+                np.testing.assert_allclose(ds.prob.values[i, :, layer], top.values.numpy(), atol=1e-5)
+                assert (ds.token_id.values[i, :, layer] == top.indices.numpy()).all()
+        # the final-layer readout of latent j is lm_head(thought j)
+        thought = emb[0, bot + 1: bot + 1 + n]
+        assert (hf.lm_head(thought).argmax(-1).numpy() == ds.token_id.values[i, :, -1, 0]).all()
+    assert list(ds.token.dims) == ["problem", "latent", "layer", "rank"]
+
+
+def test_decoded_dataset_contract_and_round_trip(decoded, tmp_path):
+    import workbench as wb
+    from workbench.data import validate_latent
+
+    validate_latent(decoded)
+    for raw, ver in zip(decoded.decoded_trace.values, decoded.verification.values):
+        tr, v = json.loads(raw), json.loads(ver)
+        assert tr["method"] == "forward_chaining" and set(tr) >= {"found", "answer", "matches_gold", "score", "steps"}
+        for s in tr["steps"]:
+            assert set(s) == {"result", "op", "latent", "rank", "layer", "operands"}
+            assert ar.apply(s["op"], [o["value"] for o in s["operands"]]) == s["result"]
+        assert v["verified_checks"] == sum(
+            all(s["alternatives"][a]["ok"] for s in v["steps"]) for a in range(len(v["steps"][0]["alternatives"]))
+        ) if v["steps"] and v["steps"][0]["alternatives"] else v["verified_checks"] == 0
+    path = tmp_path / "latent.nc"
+    wb.save(decoded, path)
+    back = wb.load(path)
+    assert (back.token.values == decoded.token.values).all()
+    assert list(back.decoded_trace.values) == list(decoded.decoded_trace.values)
+
+
+def test_verification_reruns_counterfactuals(coconut, decoded, probs):
+    rows = [i for i, raw in enumerate(decoded.decoded_trace.values) if json.loads(raw)["found"]]
+    assert rows, "forward chaining found no trace on 24 held-out problems"
+    i = rows[0]
+    tr, ver = json.loads(decoded.decoded_trace.values[i]), json.loads(decoded.verification.values[i])
+    q = [o for s in tr["steps"] for o in s["operands"] if o["source"] == "question"][0]["value"]
+    index = list(probs[i].numbers).index(q)
+    alt = ver["steps"][-1]["alternatives"][0]
+    variant = ar.counterfactual(probs[i], index, alt["question_value"])
+    again = la.latent_lens(coconut, [variant], k=1)
+    pos = ver["steps"][-1]["latent"]
+    top1 = again.answer_token.values[0, 0] if pos >= again.sizes["latent"] else again.token.values[0, pos, -1, 0]
+    assert top1 == alt["top1"]
+    assert alt["expected"] == la._recompute(tr["steps"], q, alt["question_value"])[-1]
+
+
+def test_early_stopping(coconut, probs, decoded):
+    es = la.early_stopping(coconut, probs[:12])
+    n = es.sizes["n_latents"] - 1
+    assert (es.answer_at.values[:, n] == [int(x) if x else -1 for x in decoded.predicted.values[:12]]).all()
+    for row, first, stable in zip(es.answer_at.values, es.first_match.values, es.stable_from.values):
+        final = row[-1]
+        assert first == min(j for j in range(n + 1) if row[j] == final)
+        assert stable == min(j for j in range(n + 1) if all(row[j:] == final))
+        assert first <= stable
+
+
+def test_bad_input(coconut):
+    from workbench import load_model
+
+    with pytest.raises(InputError, match="no latent mode"):
+        la.latent_lens(load_model("latent-cot"), ar.problems(1, seed=0))
+    with pytest.raises(InputError, match="larger than"):
+        la.latent_lens(coconut, ar.problems(1, seed=0), k=10_000)
+    with pytest.raises(InputError, match="problems"):
+        la.latent_lens(coconut, ["Tom has 3 apples ."])
+    with pytest.raises(ar.TraceError, match="'x'"):
+        la.backtrack([[12], [19]], "<<3*x=12>>", [3])
+    with pytest.raises(InputError, match="method"):
+        la.decode_latents(coconut, ar.problems(1, seed=0), method="magic")
+
+
+def test_gold_decoding_rates(coconut, decoded, probs):
+    gold = decoded.gold_found.values
+    for i, p in enumerate(probs):  # gold_found is exactly "backtracking finds the gold trace"
+        assert gold[i] == (la.backtrack(la.integer_grid(decoded, i), p.trace_text(), p.numbers) is not None)
+    base = la.gold_baseline(decoded, probs)
+    assert 0.0 <= base <= 1.0

@@ -16,7 +16,12 @@ Sequences (tokens, see :mod:`workbench.zoo.tasks.arithmetic`)::
 The latent model's config carries ``workbench_latent`` (token ids of the markers and ``n_latents``), which is how
 :mod:`workbench.analyses.latent` recognises a latent model. The shipped checkpoints were made with::
 
-    OMP_NUM_THREADS=1 python -m workbench.zoo.latent --out data/zoo
+    OMP_NUM_THREADS=1 python -m workbench.zoo.latent --out data/zoo --work /tmp/latent/work
+
+(defaults: CoT 1,500 steps, Coconut stages 1-4 x 300 steps from the CoT weights then 1,500 more at the last stage,
+no-CoT 1,000 steps; batch 32, AdamW lr 2e-3 (1e-3 for the last phase); about 35 minutes on one shared CPU core;
+finished phases found in ``--work`` are loaded rather than retrained). ``training.json`` in each folder records losses, time and
+held-out accuracy.
 
 >>> from workbench.zoo.latent import build_model
 >>> build_model().config.n_layer
@@ -39,7 +44,7 @@ import transformers as T
 from torch import nn
 
 from workbench.zoo.tasks import arithmetic as ar
-from workbench.zoo.train import TrainConfig, seeded, train
+from workbench.zoo.train import TrainConfig, checkpoint_dir, seeded, train
 
 THOUGHTS_PER_STEP = 2
 MAX_STAGE = 4  # = the longest chain, so the last stage removes every written step
@@ -52,7 +57,11 @@ PAD, EOS, BOT, EOT, LATENT, ANS = (_V[t] for t in ("<pad>", "<eos>", "<bot>", "<
 
 
 def latent_settings(n_latents: int = N_LATENTS) -> dict[str, int]:
-    """What ``config.workbench_latent`` holds for a latent model."""
+    """What ``config.workbench_latent`` holds for a latent model.
+
+    >>> latent_settings()["n_latents"]
+    8
+    """
     return {"bot_id": BOT, "eot_id": EOT, "latent_id": LATENT, "answer_id": ANS, "eos_id": EOS,
             "n_latents": int(n_latents), "thoughts_per_step": THOUGHTS_PER_STEP}
 
@@ -66,7 +75,11 @@ def build_model(n_layer: int = 4, n_embd: int = 96, n_head: int = 4) -> nn.Modul
 
 
 def hf_module(model: Any) -> nn.Module:
-    """The plain transformers module behind a workbench ``Model`` (or the module itself)."""
+    """The plain transformers module behind a workbench ``Model`` (or the module itself).
+
+    >>> type(hf_module(build_model())).__name__
+    'GPT2LMHeadModel'
+    """
     envoy = getattr(model, "envoy", None)
     if envoy is not None:
         return envoy._module
@@ -75,6 +88,11 @@ def hf_module(model: Any) -> nn.Module:
 
 # --------------------------------------------------------------------------------------------------------- batches
 def question_ids(p: ar.Problem) -> list[int]:
+    """Token ids of the question.
+
+    >>> len(question_ids(ar.Problem((3, 4), ("*",)))) == len(ar.Problem((3, 4), ("*",)).question().split())
+    True
+    """
     return ar.encode_tokens(p.question().split())
 
 
@@ -99,7 +117,11 @@ def _right_pad(rows: Sequence[Sequence[int]], fill: int) -> tuple[torch.Tensor, 
 
 
 def target_tokens(p: ar.Problem, mode: str, stage: int = MAX_STAGE) -> list[str]:
-    """What follows the question (for ``coconut``: what follows ``<eot>``)."""
+    """What follows the question (for ``coconut``: what follows ``<eot>``).
+
+    >>> target_tokens(ar.Problem((3, 4), ("*",)), "cot")
+    ['<<', '3', '*', '4', '=', '12', '>>', '###', '12', '<eos>']
+    """
     tail = ["###", str(p.answer), "<eos>"]
     if mode == "nocot":
         return tail
@@ -108,6 +130,11 @@ def target_tokens(p: ar.Problem, mode: str, stage: int = MAX_STAGE) -> list[str]
 
 
 def n_thoughts(stage: int) -> int:
+    """Continuous thoughts at curriculum ``stage``.
+
+    >>> n_thoughts(1), n_thoughts(9)
+    (2, 8)
+    """
     return THOUGHTS_PER_STEP * min(stage, MAX_STAGE)
 
 
@@ -141,6 +168,11 @@ def run_thoughts(hf: nn.Module, prefix: torch.Tensor, prefix_mask: torch.Tensor,
 
 
 def coconut_batch(problems: Sequence[ar.Problem], stage: int) -> dict[str, Any]:
+    """Left-padded ``question <bot>`` prefixes, right-padded ``<eot> ...`` suffixes and the thought count.
+
+    >>> coconut_batch(ar.problems(2, seed=0), 2)["n"]
+    4
+    """
     q = [question_ids(p) + [BOT] for p in problems]
     prefix, pmask = _left_pad(q)
     tail = [[EOT] + ar.encode_tokens(target_tokens(p, "coconut", stage)) for p in problems]
@@ -150,7 +182,11 @@ def coconut_batch(problems: Sequence[ar.Problem], stage: int) -> dict[str, Any]:
 
 
 def coconut_loss(hf: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
-    """Next-token loss on what follows ``<eot>``, after the multi-pass continuous-thought forward."""
+    """Next-token loss on what follows ``<eot>``, after the multi-pass continuous-thought forward.
+
+    >>> float(coconut_loss(build_model(), coconut_batch(ar.problems(2, seed=0), 1))) > 0
+    True
+    """
     _, mask, cache, _ = run_thoughts(hf, batch["prefix"], batch["prefix_mask"], batch["n"])
     suffix, smask = batch["suffix"], batch["suffix_mask"]
     mask = torch.cat([mask, smask], 1)
@@ -163,6 +199,11 @@ def coconut_loss(hf: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
 
 
 def text_batch(problems: Sequence[ar.Problem], mode: str) -> dict[str, torch.Tensor]:
+    """Right-padded ids for the ``cot``/``nocot`` twins, labels only after the question.
+
+    >>> text_batch(ar.problems(2, seed=0), "nocot")["labels"].shape[0]
+    2
+    """
     rows = [question_ids(p) + ar.encode_tokens(target_tokens(p, mode)) for p in problems]
     ids, mask = _right_pad(rows, PAD)
     qlen = torch.tensor([len(question_ids(p)) for p in problems])
@@ -172,13 +213,22 @@ def text_batch(problems: Sequence[ar.Problem], mode: str) -> dict[str, torch.Ten
 
 
 def text_loss(hf: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Next-token loss of the written twins.
+
+    >>> float(text_loss(build_model(), text_batch(ar.problems(2, seed=0), "cot"))) > 0
+    True
+    """
     return hf(**batch).loss
 
 
 # --------------------------------------------------------------------------------------------------- generation
 @torch.no_grad()
 def greedy(hf: nn.Module, emb: torch.Tensor, mask: torch.Tensor, max_new: int, cache: Any = None) -> np.ndarray:
-    """Greedy continuation (KV-cached) of left-padded input embeddings; with ``cache``, ``emb`` is only the new part."""
+    """Greedy continuation (KV-cached) of left-padded input embeddings; with ``cache``, ``emb`` is only the new part.
+
+    >>> m = build_model(); greedy(m, m.get_input_embeddings()(torch.tensor([[3, 4]])), torch.ones(1, 2, dtype=torch.long), 3).shape
+    (1, 3)
+    """
     emb_layer = hf.get_input_embeddings()
     out = []
     full = mask
@@ -194,7 +244,11 @@ def greedy(hf: nn.Module, emb: torch.Tensor, mask: torch.Tensor, max_new: int, c
 
 
 def parse_answer(ids: Sequence[int]) -> int | None:
-    """The number written after ``###`` in generated ids (None if there is none)."""
+    """The number written after ``###`` in generated ids (None if there is none).
+
+    >>> parse_answer([ANS, ar.vocabulary().index("42"), EOS])
+    42
+    """
     ids = list(ids)
     vocab = ar.vocabulary()
     for i, t in enumerate(ids[:-1]):
@@ -243,14 +297,22 @@ def answers(model: Any, problems: Sequence[ar.Problem], mode: str, n_latents: in
 
 
 def accuracy(model: Any, problems: Sequence[ar.Problem], mode: str) -> float:
-    """Share of ``problems`` answered correctly."""
+    """Share of ``problems`` answered correctly.
+
+    >>> 0 <= accuracy(build_model(), ar.problems(2, seed=0), "nocot") <= 1
+    True
+    """
     pred = answers(model, problems, mode)
     return float(np.mean(pred == np.array([p.answer for p in problems])))
 
 
 # ----------------------------------------------------------------------------------------------------- training
 def held_out(n: int = 200) -> list[ar.Problem]:
-    """Held-out problems (from TEST_SEED, with any problem also seen in training... never: see ``_train_sampler``)."""
+    """Held-out problems (drawn from TEST_SEED; the training sampler rejects the first 1,000 of them).
+
+    >>> len(held_out(5))
+    5
+    """
     return ar.problems(n, TEST_SEED)
 
 
@@ -272,13 +334,25 @@ def _sampler(make_batch):
     return sample
 
 
+def _phase(model: nn.Module, loss_fn: Any, sampler: Any, cfg: TrainConfig, out: Path, tok: Any) -> list[float]:
+    """Train one phase, or, when ``out`` already holds its final checkpoint, load those weights instead (so an
+    extended run re-uses finished phases). Returns the last 50 losses (empty when loaded)."""
+    done = checkpoint_dir(out, cfg.steps)
+    if (done / "model.safetensors").is_file() and not (out / "resume").exists():
+        trained = T.AutoModelForCausalLM.from_pretrained(done, attn_implementation="eager")
+        model.load_state_dict(trained.state_dict())
+        return []
+    return [float(x) for x in train(model, loss_fn, sampler, cfg, out, tok).losses[-50:]]
+
+
 def train_all(out: Path, steps: dict[str, int], batch_size: int = 32, lr: float = 2e-3, init_seed: int = 0,
               work: Path | None = None) -> dict[str, Any]:
     """Train the three models and copy their final weights to ``out/latent-{cot,coconut,nocot}``.
 
     Coconut's stage 0 is the explicit-CoT model (as in Hao et al., who start from a CoT-trained model), so ``cot`` is
     trained first and shipped, then stages 1..MAX_STAGE continue from it (``steps["coconut"]`` split evenly between
-    them, optimizer reset per stage); ``nocot`` starts from the same initial weights.
+    them, optimizer reset per stage), then ``steps["final"]`` more steps at the last stage (fresh optimizer, half the
+    learning rate); ``nocot`` starts from the same initial weights. Phases already finished in ``work`` are loaded.
     """
     torch.set_num_threads(1)
     work = Path(work or out / ".latent-work")
@@ -291,9 +365,9 @@ def train_all(out: Path, steps: dict[str, int], batch_size: int = 32, lr: float 
         model = seeded(build_model, init_seed)
         cfg = TrainConfig(steps=steps[mode], batch_size=batch_size, lr=lr, warmup_steps=100, data_seed=TRAIN_SEED,
                           extra={"mode": mode})
-        res = train(model, text_loss, _sampler(lambda ps, m=mode: text_batch(ps, m)), cfg, work / mode, tok)
+        losses = _phase(model, text_loss, _sampler(lambda ps, m=mode: text_batch(ps, m)), cfg, work / mode, tok)
         model.config.workbench_mode = mode
-        report[mode] = {"seconds": round(time.time() - t0), "loss": float(res.losses[-50:].mean()),
+        report[mode] = {"seconds": round(time.time() - t0), "loss": float(np.mean(losses)) if losses else None,
                         "accuracy": accuracy(model, test, mode)}
         _ship(model, tok, out / f"latent-{mode}", {"mode": mode, "steps": steps[mode], **report[mode]})
         print(mode, report[mode], flush=True)
@@ -303,19 +377,24 @@ def train_all(out: Path, steps: dict[str, int], batch_size: int = 32, lr: float 
     t0 = time.time()
     per_stage = steps["coconut"] // MAX_STAGE
     stages = []
-    for stage in range(1, MAX_STAGE + 1):
-        cfg = TrainConfig(steps=per_stage, batch_size=batch_size, lr=lr, warmup_steps=50,
-                          data_seed=TRAIN_SEED + stage, extra={"mode": "coconut", "stage": stage})
-        res = train(model, coconut_loss, _sampler(lambda ps, s=stage: coconut_batch(ps, s)), cfg,
-                    work / f"coconut_stage{stage}", tok)
-        stages.append(float(res.losses[-50:].mean()))
-        print("coconut stage", stage, stages[-1], round(time.time() - t0), flush=True)
+    phases = [(stage, per_stage, lr) for stage in range(1, MAX_STAGE + 1)]
+    if steps.get("final"):
+        phases.append((MAX_STAGE, steps["final"], lr / 2))
+    for i, (stage, n_steps, rate) in enumerate(phases):
+        cfg = TrainConfig(steps=n_steps, batch_size=batch_size, lr=rate, warmup_steps=50,
+                          data_seed=TRAIN_SEED + 1 + i, extra={"mode": "coconut", "stage": stage})
+        name = f"coconut_stage{stage}" if i < MAX_STAGE else f"coconut_stage{stage}_final"
+        losses = _phase(model, coconut_loss, _sampler(lambda ps, s=stage: coconut_batch(ps, s)), cfg,
+                        work / name, tok)
+        stages.append(float(np.mean(losses)) if losses else None)
+        print("coconut", name, stages[-1], round(time.time() - t0), flush=True)
     model.config.workbench_latent = latent_settings()
     model.config.workbench_mode = "coconut"
     report["coconut"] = {"seconds": round(time.time() - t0), "stage_losses": stages,
                          "accuracy": accuracy(model, test, "coconut")}
     _ship(model, tok, out / "latent-coconut", {"mode": "coconut", "steps_per_stage": per_stage,
-                                                "from": "latent-cot", **report["coconut"]})
+                                                "final_steps": steps.get("final", 0), "from": "latent-cot",
+                                                **report["coconut"]})
     print("coconut", report["coconut"], flush=True)
     text_model("nocot")
     return report
@@ -338,8 +417,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--cot-steps", type=int, default=1500)
     ap.add_argument("--nocot-steps", type=int, default=1000)
     ap.add_argument("--coconut-steps", type=int, default=1200)
+    ap.add_argument("--final-steps", type=int, default=1500)
     args = ap.parse_args(argv)
-    print(train_all(args.out, {"cot": args.cot_steps, "nocot": args.nocot_steps, "coconut": args.coconut_steps},
+    print(train_all(args.out, {"cot": args.cot_steps, "nocot": args.nocot_steps, "coconut": args.coconut_steps,
+                     "final": args.final_steps},
                     work=args.work))
 
 
