@@ -455,7 +455,13 @@ def verify(model: Model, problem: ar.Problem, trace: dict, checks: int = 3, seed
     ``checks`` other values, rerun the model, and check each step's recomputed value is top-1 at its position.
 
     Returns the ``verification`` dict (schema in the module docstring); ``verified_checks`` counts the
-    counterfactual runs in which every step came out right.
+    counterfactual runs in which every step came out right. A trace with no question operand cannot be checked and
+    gets ``verified_checks = 0``.
+
+    >>> p = ar.Problem((3, 4, 7), ("*", "+"))                                           # doctest: +SKIP
+    >>> ds = latent_lens(model, [p]); tr = forward_chain(integer_grid(ds, 0), p.numbers, 19)   # doctest: +SKIP
+    >>> verify(model, p, tr)["verified_checks"] in (0, 1, 2, 3)                         # doctest: +SKIP
+    True
     """
     steps = trace.get("steps") or []
     q_ops = [o for s in steps for o in s["operands"] if o["source"] == "question"]
