@@ -20,6 +20,9 @@ _LAZY = {
     "attention": "workbench.analyses.core",
     "capture": "workbench.analyses.core",
     "logit_lens": "workbench.analyses.lens",
+    "latent_lens": "workbench.analyses.latent",
+    "decode_latents": "workbench.analyses.latent",
+    "early_stopping": "workbench.analyses.latent",
     "AttentionMap": "workbench.widgets",
     "PopulationExplorer": "workbench.widgets",
     "LatentDecoder": "workbench.widgets",
@@ -27,6 +30,7 @@ _LAZY = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.analyses.core import attention, capture, residuals
+    from workbench.analyses.latent import decode_latents, early_stopping, latent_lens
     from workbench.analyses.lens import logit_lens
     from workbench.backend import Model, load_model
     from workbench.widgets import AttentionMap, LatentDecoder, PopulationExplorer
@@ -50,6 +54,9 @@ __all__ = [
     "attention",
     "capture",
     "logit_lens",
+    "latent_lens",
+    "decode_latents",
+    "early_stopping",
     "AttentionMap",
     "PopulationExplorer",
     "LatentDecoder",
