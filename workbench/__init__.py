@@ -20,6 +20,11 @@ _LAZY = {
     "attention": "workbench.analyses.core",
     "capture": "workbench.analyses.core",
     "logit_lens": "workbench.analyses.lens",
+    "head_scores": "workbench.analyses.attention",
+    "has_type": "workbench.analyses.attention",
+    "prediction_table": "workbench.analyses.attention",
+    "ablate": "workbench.analyses.attention",
+    "ablation_effects": "workbench.analyses.attention",
     "latent_lens": "workbench.analyses.latent",
     "decode_latents": "workbench.analyses.latent",
     "early_stopping": "workbench.analyses.latent",
@@ -29,6 +34,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from workbench.analyses.attention import ablate, ablation_effects, has_type, head_scores, prediction_table
     from workbench.analyses.core import attention, capture, residuals
     from workbench.analyses.latent import decode_latents, early_stopping, latent_lens
     from workbench.analyses.lens import logit_lens
@@ -54,6 +60,11 @@ __all__ = [
     "attention",
     "capture",
     "logit_lens",
+    "head_scores",
+    "has_type",
+    "prediction_table",
+    "ablate",
+    "ablation_effects",
     "latent_lens",
     "decode_latents",
     "early_stopping",
