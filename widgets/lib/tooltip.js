@@ -1,8 +1,9 @@
-// A small positioned read-out element (class given by the caller, so tests can find it).
+// A small positioned read-out element: the shared .wb-tooltip look plus a class given by the caller (tests find it).
+import "./tooltip.css";
 
 export function createTooltip(parent, className) {
   const el = document.createElement("div");
-  el.className = className;
+  el.className = `wb-tooltip ${className}`;
   el.setAttribute("role", "tooltip");
   el.hidden = true;
   parent.appendChild(el);

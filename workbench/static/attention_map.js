@@ -347,7 +347,7 @@ function drawStrips(canvas, rows, t0, t1, cellPx, th) {
 // lib/tooltip.js
 function createTooltip(parent, className) {
   const el = document.createElement("div");
-  el.className = className;
+  el.className = `wb-tooltip ${className}`;
   el.setAttribute("role", "tooltip");
   el.hidden = true;
   parent.appendChild(el);

@@ -72,7 +72,7 @@ function onThemeChange(fn) {
 // lib/tooltip.js
 function createTooltip(parent, className) {
   const el2 = document.createElement("div");
-  el2.className = className;
+  el2.className = `wb-tooltip ${className}`;
   el2.setAttribute("role", "tooltip");
   el2.hidden = true;
   parent.appendChild(el2);

@@ -72,7 +72,7 @@ function onThemeChange(fn) {
 // lib/tooltip.js
 function createTooltip(parent, className) {
   const el = document.createElement("div");
-  el.className = className;
+  el.className = `wb-tooltip ${className}`;
   el.setAttribute("role", "tooltip");
   el.hidden = true;
   parent.appendChild(el);
