@@ -154,6 +154,45 @@ def test_setting_baseline_against_brute_force():
         A.setting_baseline(pop, y, "forest")
 
 
+def test_within_group_auroc_counts_only_same_group_pairs():
+    rng = np.random.default_rng(11)
+    for _ in range(100):
+        n = int(rng.integers(2, 30))
+        s, y, g = rng.integers(0, 4, n) / 3.0, rng.random(n) < 0.5, rng.integers(0, 4, n)
+        pairs = [(s[i], s[j]) for i in range(n) for j in range(n) if g[i] == g[j] and y[i] and not y[j]]
+        got, n_pairs = A.within_group_auroc(s, y, g)
+        assert n_pairs == len(pairs)
+        if not pairs:
+            assert np.isnan(got)
+            continue
+        assert got == pytest.approx(np.mean([1.0 if p > q else 0.5 if p == q else 0.0 for p, q in pairs]))
+    # any function of the group alone ties every counted pair
+    g = rng.integers(0, 3, 40)
+    assert A.within_group_auroc(g * 0.3, rng.random(40) < 0.5, g)[0] == 0.5
+    with pytest.raises(ValueError, match="one entry per model"):
+        A.within_group_auroc([0.1, 0.2], [1, 0], [0])
+
+
+def test_within_setting_auroc_on_a_synthetic_population():
+    rng = np.random.default_rng(8)
+    n = 48
+    layers, seeds_hier = np.repeat([1, 2, 3], 16), rng.random(n)
+    ood = 0.2 * layers + 0.6 * seeds_hier + rng.normal(0, 0.05, n) - 0.1  # depth AND the score drive OOD
+    hs = np.zeros((n, 2, 1, 1, 4))
+    hs[:, 0, 0, 0, 3] = seeds_hier
+    pop = xr.Dataset({"ood_accuracy": ("model", ood), "head_score": (("model", "split", "layer", "head", "score"), hs)},
+                     coords={"n_layers": ("model", layers), "n_heads": ("model", np.tile([2, 4], 24)),
+                             "weight_decay": ("model", np.zeros(n)), "split": ["id", "ood"],
+                             "score": list(HEAD_SCORE_TYPES)})
+    res = A.within_setting_auroc(pop, n_boot=200)
+    keys = list(zip(layers, np.tile([2, 4], 24)))
+    y = ood >= 0.5
+    pairs = [(seeds_hier[i], seeds_hier[j]) for i in range(n) for j in range(n) if keys[i] == keys[j] and y[i] and not y[j]]
+    assert res.attrs["n_pairs"] == len(pairs) and res.attrs["n_settings"] == 6
+    assert res.auroc.item() == pytest.approx(np.mean([float(p > q) for p, q in pairs]))
+    assert res.low.item() <= res.auroc.item() <= res.high.item() and res.auroc.item() > 0.8
+
+
 def test_prediction_table_on_a_synthetic_population():
     rng = np.random.default_rng(7)
     n = 30

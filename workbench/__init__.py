@@ -23,6 +23,7 @@ _LAZY = {
     "head_scores": "workbench.analyses.attention",
     "has_type": "workbench.analyses.attention",
     "prediction_table": "workbench.analyses.attention",
+    "within_setting_auroc": "workbench.analyses.attention",
     "ablate": "workbench.analyses.attention",
     "ablation_effects": "workbench.analyses.attention",
     "latent_lens": "workbench.analyses.latent",
@@ -35,6 +36,7 @@ _LAZY = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.analyses.attention import ablate, ablation_effects, has_type, head_scores, prediction_table
+    from workbench.analyses.attention import within_setting_auroc
     from workbench.analyses.core import attention, capture, residuals
     from workbench.analyses.latent import decode_latents, early_stopping, latent_lens
     from workbench.analyses.lens import logit_lens
@@ -63,6 +65,7 @@ __all__ = [
     "head_scores",
     "has_type",
     "prediction_table",
+    "within_setting_auroc",
     "ablate",
     "ablation_effects",
     "latent_lens",
