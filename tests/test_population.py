@@ -99,3 +99,48 @@ def test_grid_and_bad_input():
     assert len(P.grid(layers=[1], heads=[2], weight_decays=[0], seeds=[0, 1], data_seeds=[5, 6, 7])) == 6
     with pytest.raises(ValueError, match="members is empty"):
         P.combine("/nonexistent", members=[])
+
+
+def test_a_worker_killed_mid_member_is_reported_and_rerun(tmp_path):
+    """A real worker process is SIGKILLed while it trains a member: that member is recorded as failed with a message
+    that says so, the member finished before it is untouched, and a re-run completes it."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import dask
+    from distributed import Client, LocalCluster
+
+    first, second = P.Member(1, 2, 0.0, 0, 0), P.Member(1, 2, 0.0, 1, 1)
+    slow = P.RunSettings(steps=200, train_size=200, eval_size=16, ablations=False)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):  # one death fails the task at once
+        cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0")
+        client = Client(cluster)
+    try:
+        out: dict = {}
+        runner = threading.Thread(target=lambda: out.update(
+            P.run_population([first, second], tmp_path, slow, client=client, progress=False)))
+        runner.start()
+        deadline = time.monotonic() + 300
+        while not any(P.is_done(tmp_path, m) for m in (first, second)):
+            assert time.monotonic() < deadline and runner.is_alive(), "no member finished"
+            time.sleep(0.05)
+        finished = first if P.is_done(tmp_path, first) else second
+        killed = second if finished is first else first
+        before = P.member_path(tmp_path, finished).read_bytes()
+        for pid in client.run(os.getpid).values():  # the worker is now training the other member
+            os.kill(pid, signal.SIGKILL)
+        runner.join(300)
+        assert out == {finished.id: "done", killed.id: "failed"}
+        error = P.failed(tmp_path)[killed.id]
+        assert "died mid-run" in error and killed.id in error and "rerun(" in error
+        assert P.member_path(tmp_path, finished).read_bytes() == before  # the finished result is not lost
+
+        quick = P.RunSettings(steps=4, train_size=200, eval_size=16, ablations=False)
+        assert P.rerun(killed.id, tmp_path, settings=quick, client=client, progress=False) == {killed.id: "done"}
+        pop = P.combine(tmp_path)
+        assert pop.status.values.tolist() == ["done", "done"]
+    finally:
+        client.close()
+        cluster.close()

@@ -236,6 +236,9 @@ def run_population(members: Sequence[Member], root: str | os.PathLike, settings:
             except Exception as e:  # noqa: BLE001 - any failure of a member is recorded, the others go on
                 status[m.id] = "failed"
                 text = "".join(traceback.format_exception_only(type(e), e)).strip()
+                if type(e).__name__ == "KilledWorker":
+                    text = (f"the Dask worker training {m.id} died mid-run (killed, or out of memory); finished "
+                            f"members are kept; re-run this one with rerun({m.id!r}, root). Dask said: {text}")
                 failed_path(root, m).write_text(json.dumps({"member": asdict(m), "error": text}))
             bar.update()
             bar.set_postfix(failed=sum(v == "failed" for v in status.values()), refresh=False)
