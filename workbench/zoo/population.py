@@ -11,15 +11,14 @@ one Dataset that passes :func:`workbench.data.validate_population`.
 
 The shipped population (data/dyck/population.nc) was produced by::
 
-    OMP_NUM_THREADS=1 python -m workbench.zoo.population --out /work/dyck800 --steps 800 --lr 1e-3 --eval-size 300 \
-        --ablation-size 100 --seeds 4 --workers 2
-    cp /work/dyck800/population.nc /work/dyck800/run.json data/dyck/
+    OMP_NUM_THREADS=1 python -m workbench.zoo.population --out /work/dyck1600 --steps 1600 --lr 1e-3 --eval-size 300 \
+        --ablation-size 100 --ablation-kinds mean uniform --seeds 4 --workers 2
+    cp /work/dyck1600/population.nc /work/dyck1600/run.json data/dyck/
     python -c "import workbench; from workbench.zoo import population as P; \
-        P.export_representatives(workbench.load('data/dyck/population.nc'), '/work/dyck800')"   # data/zoo/dyck-<type>/
+        P.export_representatives(workbench.load('data/dyck/population.nc'), '/work/dyck1600')"   # data/zoo/dyck-<type>/
 
-(18 settings x 4 seeds = 72 members; seeds: init_seed = data_seed = 0..3; 800 steps of 64 strings, about 80 s of one
-core per member, an hour on a busy 2-core machine. The run was interrupted and resumed by the same command,
-which skips finished members.) Only ``population.nc`` and ``run.json`` are shipped; ``members/`` and ``checkpoints/``
+(18 settings x 4 seeds = 72 members; seeds: init_seed = data_seed = 0..3; 1,600 steps of 64 strings, 2-4 minutes of one
+core per member, 2 h 14 min on a busy 2-core machine.) Only ``population.nc`` and ``run.json`` are shipped; ``members/`` and ``checkpoints/``
 stay local (data/dyck/.gitignore).
 """
 
