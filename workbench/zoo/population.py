@@ -18,8 +18,8 @@ The shipped population (data/dyck/population.nc) was produced by::
         P.export_representatives(workbench.load('data/dyck/population.nc'), '/work/dyck1600')"   # data/zoo/dyck-<type>/
 
 (18 settings x 4 seeds = 72 members; seeds: init_seed = data_seed = 0..3; 1,600 steps of 64 strings, 2-4 minutes of one
-core per member, 2 h 14 min on a busy 2-core machine.) Only ``population.nc`` and ``run.json`` are shipped; ``members/`` and ``checkpoints/``
-stay local (data/dyck/.gitignore).
+core per member, 2 h 14 min on a busy 2-core machine.) Only ``population.nc`` and ``run.json`` are shipped;
+``members/`` and ``checkpoints/`` stay local (data/dyck/.gitignore).
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ def run_population(members: Sequence[Member], root: str | os.PathLike, settings:
     >>> run_population(grid(layers=[1], heads=[2], weight_decays=[0], seeds=2), "/tmp/pop")   # doctest: +SKIP
     {'L1-H2-wd0-i0-d0': 'done', 'L1-H2-wd0-i1-d1': 'done'}
     """
-    from distributed import as_completed
+    from distributed import KilledWorker, as_completed
 
     root = Path(root)
     (root / "members").mkdir(parents=True, exist_ok=True)
@@ -235,7 +235,7 @@ def run_population(members: Sequence[Member], root: str | os.PathLike, settings:
             except Exception as e:  # noqa: BLE001 - any failure of a member is recorded, the others go on
                 status[m.id] = "failed"
                 text = "".join(traceback.format_exception_only(type(e), e)).strip()
-                if type(e).__name__ == "KilledWorker":
+                if isinstance(e, KilledWorker):
                     text = (f"the Dask worker training {m.id} died mid-run (killed, or out of memory); finished "
                             f"members are kept; re-run this one with rerun({m.id!r}, root). Dask said: {text}")
                 failed_path(root, m).write_text(json.dumps({"member": asdict(m), "error": text}))
