@@ -85,10 +85,10 @@ def labelled_arrays(draw):
 
 @settings(max_examples=int(os.environ.get("WB_HYPOTHESIS_EXAMPLES", 40)), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(da=labelled_arrays(), fmt=st.sampled_from(["nc", "zarr"]))
+@given(da=labelled_arrays(), fmt=st.sampled_from(["nc", "zarr", "nc+zlib"]))
 def test_save_load_roundtrip_is_exact(tmp_path_factory, da, fmt):
-    path = tmp_path_factory.mktemp("rt") / f"x.{fmt}"
-    back = load(save(da, path))
+    path = tmp_path_factory.mktemp("rt") / f"x.{fmt.split('+')[0]}"
+    back = load(save(da, path, compress=fmt.endswith("zlib")))
     assert isinstance(back, xr.DataArray)
     assert back.dtype == da.dtype
     # bitwise equality, NaN payloads included
@@ -103,8 +103,8 @@ def test_dataset_roundtrip_with_unicode_and_float16(tmp_path):
          "token": (("position", "rank"), np.array([["Ġ東京", "\x00nul\\0"]], dtype=object)),
          "fixed": (("position",), np.array(["über"]))},
         attrs=provenance(model="x", task="t"))
-    for name in ("a.nc", "a.zarr"):
-        back = load(save(ds, tmp_path / name))
+    for name, compress in (("a.nc", False), ("a.zarr", False), ("z.nc", True)):
+        back = load(save(ds, tmp_path / name, compress=compress))
         assert isinstance(back, xr.Dataset)
         xr.testing.assert_identical(back, ds)
         assert back["fixed"].dtype == ds["fixed"].dtype and back["prob"].dtype == np.float16

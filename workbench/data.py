@@ -426,12 +426,14 @@ def save(
     path: str | os.PathLike,
     format: Format | None = None,
     chunks: Mapping[str, int] | None = None,
+    compress: bool = False,
 ) -> Path:
     """Save a DataArray or Dataset losslessly: netCDF by default, zarr for ``*.zarr`` paths or ``format="zarr"``.
 
     Token strings (any unicode), NaN, float16 and attrs round-trip exactly through :func:`load`. The file is written
     beside its destination and moved into place only when complete, so a failed save leaves an existing file intact.
-    ``chunks`` (zarr only) sets the chunk size per dim, e.g. ``{"layer": 1}``.
+    ``chunks`` (zarr only) sets the chunk size per dim, e.g. ``{"layer": 1}``. ``compress=True`` (netCDF only)
+    deflates every numeric variable (zlib level 6, with byte shuffling): still lossless, for shipped files.
 
     >>> import numpy as np, xarray as xr, tempfile, os
     >>> da = xr.DataArray(np.arange(3.0), dims="position", coords={"token": ("position", ["a", "b", "c"])})
@@ -455,8 +457,10 @@ def save(
     try:
         if fmt == "netcdf":
             target = tmp / path.name
+            encoding = {name: {"zlib": True, "complevel": 6, "shuffle": True, "_FillValue": None}
+                        for name, var in encoded.variables.items() if var.dtype.kind in "fiub"} if compress else None
             with _one_writer():
-                encoded.to_netcdf(target, engine="netcdf4")
+                encoded.to_netcdf(target, engine="netcdf4", encoding=encoding)
             os.replace(target, path)
         else:
             if chunks:
