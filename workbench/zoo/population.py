@@ -29,7 +29,6 @@ import itertools
 import json
 import os
 import time
-import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -193,11 +192,9 @@ def is_done(root: str | os.PathLike, member: Member) -> bool:
 
 # ------------------------------------------------------------------------------------------------------- the driver
 def _default_client(workers: int) -> Any:
-    from distributed import Client, LocalCluster
+    from workbench.runner import default_client
 
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
-    return Client(cluster)
+    return default_client(workers)
 
 
 def run_population(members: Sequence[Member], root: str | os.PathLike, settings: RunSettings = RunSettings(),
@@ -205,49 +202,29 @@ def run_population(members: Sequence[Member], root: str | os.PathLike, settings:
     """Train every member not yet done, as Dask tasks (a ``LocalCluster`` of ``workers`` unless ``client=``).
 
     Returns ``{member id: "done" | "skipped" | "failed"}``. A failure (an exception, a killed worker) is written to
-    ``<root>/members/<id>.failed.json`` with its error text; finished members are skipped by a later call.
+    ``<root>/members/<id>.failed.json`` with its error text; finished members are skipped by a later call. The tasks go
+    through the shared runner, :func:`workbench.runner.run_tasks`.
 
     >>> run_population(grid(layers=[1], heads=[2], weight_decays=[0], seeds=2), "/tmp/pop")   # doctest: +SKIP
     {'L1-H2-wd0-i0-d0': 'done', 'L1-H2-wd0-i1-d1': 'done'}
     """
-    from distributed import KilledWorker, as_completed
+    from workbench.runner import Task, run_tasks
 
     root = Path(root)
     (root / "members").mkdir(parents=True, exist_ok=True)
     (root / "run.json").write_text(json.dumps({"settings": asdict(settings),
                                                "members": [asdict(m) for m in members]}, indent=1))
-    status = {m.id: "skipped" for m in members if is_done(root, m)}
+    by_id = {m.id: m for m in members}
     # seed-major order: a run cut short still covers every setting with its first seeds
-    todo = sorted((m for m in members if not is_done(root, m)), key=lambda m: (m.init_seed, m.data_seed))
-    if not todo:
-        return status
-    own = client is None
-    client = _default_client(workers) if own else client
-    try:
-        futures = {client.submit(run_member, m, str(root), settings, key=f"dyck-{m.id}-{time.time_ns()}",
-                                 pure=False): m for m in todo}
-        bar = tqdm(total=len(todo), desc="population", disable=not progress)
-        for fut in as_completed(futures):
-            m = futures[fut]
-            try:
-                fut.result()
-                status[m.id] = "done"
-            except Exception as e:  # noqa: BLE001 - any failure of a member is recorded, the others go on
-                status[m.id] = "failed"
-                text = "".join(traceback.format_exception_only(type(e), e)).strip()
-                if isinstance(e, KilledWorker):
-                    text = (f"the Dask worker training {m.id} died mid-run (killed, or out of memory); finished "
-                            f"members are kept; re-run this one with rerun({m.id!r}, root). Dask said: {text}")
-                failed_path(root, m).write_text(json.dumps({"member": asdict(m), "error": text}))
-            bar.update()
-            bar.set_postfix(failed=sum(v == "failed" for v in status.values()), refresh=False)
-        bar.close()
-    finally:
-        if own:
-            cluster = client.cluster
-            client.close()
-            cluster.close()
-    return status
+    ordered = sorted(members, key=lambda m: (m.init_seed, m.data_seed))
+    tasks = [Task(m.id, run_member, (m, str(root), settings)) for m in ordered]
+
+    def record(key: str, text: str) -> None:
+        failed_path(root, by_id[key]).write_text(json.dumps({"member": asdict(by_id[key]), "error": text}))
+
+    return run_tasks(tasks, is_done=lambda key: is_done(root, by_id[key]), on_failure=record, client=client,
+                     workers=workers, progress=progress, desc="population", what="member",
+                     rerun_hint=lambda key: f"rerun({key!r}, root)")
 
 
 def rerun(member_ids: str | Iterable[str], root: str | os.PathLike, settings: RunSettings | None = None,
