@@ -37,6 +37,8 @@ DIMS: tuple[str, ...] = (
     "context",  # context length
     "model",  # a member of a population
     "latent",  # latent-thought index
+    "cluster_id",  # a cluster of one basis vector (POLCA), labels 0..n-1
+    "method",  # a row of a methods table (POLCA's Table 1)
 )
 
 _KIND_ATTR = "workbench_kind"  # "DataArray" or "Dataset", so load() returns what save() got
@@ -238,6 +240,52 @@ def validate_latent(ds: Any) -> xr.Dataset:
             raise DataModelError(f"{what} needs data variable {var!r} on (problem, latent, layer, rank); "
                                  f"it has {sorted(map(str, ds.data_vars))}.")
         _require_dims(ds[var], ("problem", "latent", "layer", "rank"), f"{what}[{var!r}]")
+    return ds
+
+
+def validate_polca(ds: Any) -> xr.Dataset:
+    """Check a POLCA Dataset (Kangaslahti, Rosenfeld & Saphra 2025, arXiv 2506.15872): dims ``basis``, ``sample``,
+    ``step``.
+
+    Required: ``projected_loss`` on (basis, sample, step), ``exact_loss`` on (sample, step), ``cluster`` (int: -1 an
+    outlier, -2 a sample filtered out) on (basis, sample), ``exact_cluster`` on (sample,), ``break_step`` on
+    (basis, cluster_id), coords ``step`` and ``found_at`` (the step each vector was found) on ``basis``. Optional:
+    ``eigenvalue`` on basis, ``text`` and any categorical label (``place``, ``carry``) on sample, ``exact_break_step``
+    on (cluster_id,), and the Table 1 variables on ``method``.
+
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"projected_loss": (("basis", "sample", "step"), np.zeros((1, 2, 3))),
+    ...                  "exact_loss": (("sample", "step"), np.zeros((2, 3))),
+    ...                  "cluster": (("basis", "sample"), np.zeros((1, 2), int)),
+    ...                  "exact_cluster": ("sample", np.zeros(2, int)),
+    ...                  "break_step": (("basis", "cluster_id"), np.zeros((1, 1)))},
+    ...                 coords={"step": [0, 10, 20], "found_at": ("basis", [0])})
+    >>> ok = validate_polca(ds)
+    """
+    what = "POLCA"
+    if not isinstance(ds, xr.Dataset):
+        raise DataModelError(f"{what} must be an xarray.Dataset, got {type(ds).__name__}.")
+    spec = {
+        "projected_loss": ("basis", "sample", "step"),
+        "exact_loss": ("sample", "step"),
+        "cluster": ("basis", "sample"),
+        "exact_cluster": ("sample",),
+        "break_step": ("basis", "cluster_id"),
+    }
+    for var, dims in spec.items():
+        if var not in ds.data_vars:
+            raise DataModelError(f"{what} needs data variable {var!r} on {dims}; it has {sorted(map(str, ds.data_vars))}.")
+        _require_dims(ds[var], dims, f"{what}[{var!r}]")
+    for var in ("cluster", "exact_cluster"):
+        if ds[var].dtype.kind not in "iu":
+            raise DataModelError(f"{what}[{var!r}] must hold integer cluster labels (-1 outlier, -2 filtered), "
+                                 f"got dtype {ds[var].dtype}.")
+    if "step" not in ds.coords:
+        raise DataModelError(f"{what} needs coord 'step' (the training step of each checkpoint); it has "
+                             f"{sorted(map(str, ds.coords))}.")
+    if "found_at" not in ds.coords or ds.coords["found_at"].dims != ("basis",):
+        raise DataModelError(f"{what} needs coord 'found_at' on 'basis' (the step each vector was found); it has "
+                             f"{sorted(map(str, ds.coords))}.")
     return ds
 
 
@@ -518,6 +566,7 @@ __all__ = [
     "validate_logit_lens",
     "validate_population",
     "validate_latent",
+    "validate_polca",
     "HEAD_SCORE_TYPES",
     "save",
     "load",
