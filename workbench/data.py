@@ -289,6 +289,44 @@ def validate_polca(ds: Any) -> xr.Dataset:
     return ds
 
 
+def validate_incontext(ds: Any) -> xr.Dataset:
+    """Check an in-context graph-tracing Dataset (Park et al. 2025, arXiv 2501.00070), as the GraphReorganization
+    widget reads it.
+
+    Required: coord ``word`` on ``node``; ``adjacency`` on (node, <second node dim>); ``pca`` on
+    (layer, context, node, component); ``energy_ratio`` and ``procrustes_r2`` on (layer, context); ``accuracy`` on
+    (walk, position) or (position,). Written by :func:`workbench.analyses.incontext.study`, which also gives
+    ``node_mean`` (layer, context, node, hidden), the permutation null and the controls.
+
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"adjacency": (("node", "neighbour"), np.eye(2, k=1) + np.eye(2, k=-1)),
+    ...                  "pca": (("layer", "context", "node", "component"), np.zeros((1, 1, 2, 2))),
+    ...                  "energy_ratio": (("layer", "context"), [[1.0]]), "procrustes_r2": (("layer", "context"), [[0.0]]),
+    ...                  "accuracy": (("position",), [0.5])}, coords={"word": ("node", ["a", "b"])})
+    >>> ok = validate_incontext(ds)
+    """
+    what = "in-context graph Dataset"
+    if not isinstance(ds, xr.Dataset):
+        raise DataModelError(f"{what} must be an xarray.Dataset, got {type(ds).__name__}.")
+    spec = {"pca": ("layer", "context", "node", "component"), "energy_ratio": ("layer", "context"),
+            "procrustes_r2": ("layer", "context")}
+    for var in ("adjacency", *spec, "accuracy"):
+        if var not in ds.data_vars:
+            raise DataModelError(f"{what} needs data variable {var!r}; it has {sorted(map(str, ds.data_vars))}.")
+    for var, dims in spec.items():
+        _require_dims(ds[var], dims, f"{what}[{var!r}]")
+    adj = ds["adjacency"]
+    if adj.ndim != 2 or adj.dims[0] != "node" or adj.shape[0] != adj.shape[1]:
+        raise DataModelError(f"{what}['adjacency'] must be a square (node, <neighbour dim>) matrix, got dims "
+                             f"{adj.dims} with shape {adj.shape}.")
+    if ds["accuracy"].dims not in (("walk", "position"), ("position",)):
+        raise DataModelError(f"{what}['accuracy'] must lie on (walk, position) or (position,), got {ds['accuracy'].dims}.")
+    if "word" not in ds.coords or ds.coords["word"].dims != ("node",):
+        raise DataModelError(f"{what} needs coord 'word' on 'node' (the word of each node); it has "
+                             f"{sorted(map(str, ds.coords))}.")
+    return ds
+
+
 # ------------------------------------------------------------------------------------------------------ save / load
 def _is_string_array(values: np.ndarray) -> bool:
     if values.dtype.kind == "U":
@@ -567,6 +605,7 @@ __all__ = [
     "validate_population",
     "validate_latent",
     "validate_polca",
+    "validate_incontext",
     "HEAD_SCORE_TYPES",
     "save",
     "load",
