@@ -343,3 +343,34 @@ def test_traffic_stays_on_loopback(pair, server, monkeypatch):
     assert all(ipaddress.ip_address(host).is_loopback for host in connects), connects
     peers = [line.split(" from ")[1].split()[0] for line in server.log if " from " in line]
     assert peers and all(ipaddress.ip_address(p).is_loopback for p in peers)
+
+
+# ------------------------------------------------------------------------------------------ in-context graph study
+def test_incontext_study_remote_matches_local(server):
+    """The in-context study's one traced pass per walk runs unchanged on the NDIF-protocol server: the same Dataset,
+    and only reduced values (node means per context length, word probabilities) travel back."""
+    from tiny_models import tiny_word_model, word_tokenizer
+    from workbench.analyses import incontext
+    from workbench.zoo.tasks import graphs
+
+    grid = graphs.grid()
+    tok = word_tokenizer(grid.words)
+    hf = tiny_word_model("gemma3", grid.n, seed=3)
+    hf.name_or_path = "tiny-gemma3-words-remote"
+    local = load_model(copy.deepcopy(hf), tokenizer=tok)
+    remote = _serve(server, hf, tok)
+    jobs_before = len(server.jobs)
+    kwargs = dict(n_walks=2, length=240, contexts=[30, 120, 240], n_perm=200, progress=False)
+    got = incontext.study(remote, grid, **kwargs)
+    assert len(server.jobs) == jobs_before + 2, "one request per walk"
+    sent = [len(j["result"]) for j in list(server.jobs.values())[jobs_before:]]
+    every_state = 240 * (local.n_layers + 1) * local.config.hidden_size * 4  # fp32 states at every position
+    assert max(sent) < every_state / 2, (sent, every_state)
+    want = incontext.study(local, grid, **kwargs)
+    assert set(got.data_vars) == set(want.data_vars)
+    for var in want.data_vars:
+        if want[var].dtype.kind == "f":
+            np.testing.assert_allclose(got[var].values, want[var].values, atol=1e-4, rtol=1e-4, err_msg=var)
+        else:
+            np.testing.assert_array_equal(got[var].values, want[var].values, err_msg=var)
+    assert got.attrs["remote"] == 1 and want.attrs["remote"] == 0
