@@ -1,0 +1,141 @@
+"""The shipped POLCA study: hidden breakthroughs in the ``addition`` zoo model's training run.
+
+Runs :func:`workbench.analyses.polca.polca` on the checkpoints of :mod:`workbench.zoo.addition` (every
+``--every``-th saved checkpoint), with the study's validation problems as samples (4 answer tokens each, labelled by
+``place`` and ``carry``) and a fixed sample of training problems for the Hessian, then ships the Dataset (compressed
+netCDF) to ``data/polca/addition_polca.nc``. Regenerate everything (training, then the study) with::
+
+    OMP_NUM_THREADS=1 python -m workbench.zoo.addition --work /work/polca/run --out data/zoo
+    OMP_NUM_THREADS=1 python -m workbench.zoo.addition_study --run /work/polca/run --root /work/polca/study \\
+        --ship data/polca
+
+Both commands resume where they stopped; the study's checkpoint decompositions run as Dask tasks (``--workers``).
+
+>>> len(study_samples(3)[0]), study_samples(3)[1]["place"][:4].tolist()
+(3, ['1000s', '100s', '10s', '1s'])
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.zoo import addition as A
+from workbench.zoo.tasks import addition as task
+
+HESSIAN_SEED = 77  # the fixed training sample of the Hessian
+#: the shipped study's settings
+STUDY: dict[str, Any] = {"problems": 500, "hessian_problems": 512, "basis_every": 160, "every": 1,
+                         "curvature_samples": 64, "curvature_every": 10, "store_every": 4}
+
+
+def study_samples(n: int = STUDY["problems"]) -> tuple[list, dict[str, np.ndarray]]:
+    """The study's samples (the first ``n`` validation problems, 4 answer tokens each) and their labels.
+
+    >>> s, labels = study_samples(1)
+    >>> len(s), labels["place"].tolist()
+    (1, ['1000s', '100s', '10s', '1s'])
+    """
+    from workbench.analyses.polca import Sample
+
+    probs = A.validation_problems(n)
+    table = task.answer_table(probs)
+    samples = [Sample(p.text(), task.TARGET_POSITIONS) for p in probs]
+    labels = {"place": table["place"].astype(object), "carry": table["carry"].astype(np.int8),
+              "digit": table["digit"].astype(np.int8), "problem": table["problem"].astype(np.int32)}
+    return samples, labels
+
+
+def hessian_samples(n: int = STUDY["hessian_problems"]) -> list:
+    """A fixed sample of training problems (never a validation problem) for the Hessian.
+
+    >>> len(hessian_samples(4))
+    4
+    """
+    from workbench.analyses.polca import Sample
+
+    probs = task.problems(n, HESSIAN_SEED, exclude=A.validation_problems())
+    return [Sample(p.text(), task.TARGET_POSITIONS) for p in probs]
+
+
+def checkpoint_folders(run: str | Path, every: int = STUDY["every"]) -> list[Path]:
+    """Every ``every``-th checkpoint folder of a training run (always the first and the last).
+
+    >>> checkpoint_folders("/work/polca/run")[:2]                                           # doctest: +SKIP
+    [PosixPath('/work/polca/run/step_0000000'), PosixPath('/work/polca/run/step_0000020')]
+    """
+    folders = sorted(Path(run).glob("step_*"))
+    if not folders:
+        raise FileNotFoundError(f"no step_* checkpoints in {str(run)!r}; train first (python -m workbench.zoo.addition).")
+    picked = folders[::every]
+    return picked if picked[-1] == folders[-1] else picked + [folders[-1]]
+
+
+def run_study(run: str | Path, root: str | Path, settings: dict[str, Any] | None = None, workers: int = 1,
+              client: Any = None, progress: bool = True) -> Any:
+    """POLCA on the run's checkpoints; returns the study Dataset (also in ``root/polca.nc``).
+
+    >>> ds = run_study("/work/polca/run", "/work/polca/study")                              # doctest: +SKIP
+    """
+    from workbench.analyses.polca import polca
+
+    s = {**STUDY, **(settings or {})}
+    samples, labels = study_samples(s["problems"])
+    t0 = time.time()
+    ds = polca(checkpoint_folders(run, s["every"]), samples, root, hessian_samples=hessian_samples(
+        s["hessian_problems"]), basis_every=s["basis_every"], labels=labels,
+        curvature_samples=s["curvature_samples"], curvature_every=s["curvature_every"],
+        store_every=s["store_every"], client=client, workers=workers,
+        progress=progress)
+    ds.attrs["study_seconds"] = round(time.time() - t0, 1)
+    ds.attrs["study_settings"] = json.dumps(s)
+    return ds
+
+
+def ship(ds: Any, dest: str | Path) -> Path:
+    """Save the study Dataset compressed to ``dest/addition_polca.nc``.
+
+    >>> ship(ds, "data/polca")                                                               # doctest: +SKIP
+    """
+    from workbench.data import save
+
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    return save(ds, dest / "addition_polca.nc", compress=True)
+
+
+def shipped_path() -> Path:
+    """``data/polca/addition_polca.nc`` in the repository.
+
+    >>> shipped_path().name
+    'addition_polca.nc'
+    """
+    return Path(__file__).resolve().parents[2] / "data" / "polca" / "addition_polca.nc"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m workbench.zoo.addition_study", description=__doc__.split("\n")[0])
+    ap.add_argument("--run", type=Path, required=True, help="training run (python -m workbench.zoo.addition --work)")
+    ap.add_argument("--root", type=Path, required=True, help="POLCA work folder (outside the repository)")
+    ap.add_argument("--ship", type=Path, default=None, help="copy the Dataset here (data/polca)")
+    ap.add_argument("--workers", type=int, default=1)
+    for k, v in STUDY.items():
+        ap.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=v)
+    a = ap.parse_args(argv)
+    settings = {k: getattr(a, k) for k in STUDY}
+    ds = run_study(a.run, a.root, settings, workers=a.workers)
+    print(json.dumps({m: [round(float(h), 3), round(float(s), 3)] for m, h, s in
+                      zip(ds.method.values, ds.table_homogeneity.values, ds.table_hidden_share.values)}))
+    if a.ship is not None:
+        print("shipped", ship(ds, a.ship))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
