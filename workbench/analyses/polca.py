@@ -363,16 +363,18 @@ def _load_inputs(root: str, stamp: float) -> tuple[Settings, Any, Any, dict[str,
 
 
 # ------------------------------------------------------------------------------------------------------------ basis
-def make_basis(root: str | os.PathLike, progress: bool = True) -> Path:
+def make_basis(root: str | os.PathLike, progress: bool = True, vectors: np.ndarray | None = None,
+               found_at: Sequence[int] | None = None) -> Path:
     """Build (or reuse) ``root/basis.nc``: the POLCA basis (Algorithm 1 at ``settings.basis_steps``), a random
     orthonormal basis of ``n_random`` vectors, and the ``n_lca`` largest-magnitude parameters of the final
-    checkpoint (the LCA baseline).
+    checkpoint (the LCA baseline). ``vectors`` (``(K, P)``, orthonormal rows over every parameter) replaces the
+    Lanczos basis with one of your own (``found_at``: the step of each, default the first checkpoint's).
 
     >>> make_basis("/work/polca/study")                                                     # doctest: +SKIP
     """
     import torch
 
-    from workbench.analyses.polca_basis import build_basis, random_basis
+    from workbench.analyses.polca_basis import Basis, build_basis, check_orthonormal, random_basis
     from workbench.analyses.polca_grad import FlatModel
 
     root = Path(root)
@@ -397,8 +399,17 @@ def make_basis(root: str | os.PathLike, progress: bool = True) -> Path:
             yield t, fm.flat_of(load_checkpoint(cks[t]).state_dict())
 
     t0 = time.time()
-    basis = build_basis(fm, thetas(), htoks, k=settings.k, tol=settings.lanczos_tol, seed=settings.seed,
-                        progress=progress)
+    if vectors is not None:
+        v = np.asarray(vectors)
+        if v.ndim != 2 or v.shape[1] != fm.n_params:
+            raise PolcaInputError(f"basis must have shape (K, {fm.n_params}) (one row per vector over every parameter "
+                                  f"of the model), got {v.shape}.")
+        check_orthonormal(v, what="basis")
+        at = [min(cks)] * v.shape[0] if found_at is None else [int(x) for x in found_at]
+        basis = Basis(v.astype(np.float32), np.asarray(at, np.int64), np.full(v.shape[0], np.nan))
+    else:
+        basis = build_basis(fm, thetas(), htoks, k=settings.k, tol=settings.lanczos_tol, seed=settings.seed,
+                            progress=progress)
     seconds = time.time() - t0
     rand = random_basis(fm.n_params, settings.n_random or len(basis), seed=settings.seed + 1)
     lca = np.argsort(-np.abs(theta_final), kind="stable")[: settings.n_lca]
@@ -696,8 +707,9 @@ def polca(checkpoints: Sequence[Any], samples: Sequence[Sample], root: str | os.
           hessian_samples: Sequence[Sample], basis_every: int, n_vectors: int | None = None, k: int = 1,
           labels: Mapping[str, Sequence[Any]] | None = None, steps: Sequence[int] | None = None,
           tokenizer: Any = None, n_random: int | None = None, n_lca: int = 50, curvature_samples: int = 64,
-          curvature_every: int = 1, method: str = "auto", seed: int = 0, store_every: int = 1, client: Any = None, workers: int = 1,
-          progress: bool = True, **findings: Any) -> xr.Dataset:
+          curvature_every: int = 1, method: str = "auto", seed: int = 0, store_every: int = 1,
+          basis: np.ndarray | None = None, client: Any = None, workers: int = 1, progress: bool = True,
+          **findings: Any) -> xr.Dataset:
     """Run POLCA end to end under ``root`` (resumable: finished passes and checkpoints are kept and skipped) and
     return the study's Dataset (also saved as ``root/polca.nc``).
 
@@ -705,7 +717,8 @@ def polca(checkpoints: Sequence[Any], samples: Sequence[Sample], root: str | os.
     step). ``samples``: :class:`Sample` ``(text, positions)``; ``labels``: categorical values per target token
     (e.g. ``place``, ``carry``), kept as sample coords. ``hessian_samples``: the fixed training texts of the Hessian.
     A basis vector is added every ``basis_every`` steps (from the first checkpoint, ``k`` each, at most
-    ``n_vectors``). ``findings`` go to :func:`assemble` (``tau``, ``delta``, ``min_cluster_size``, ``min_samples``).
+    ``n_vectors``); or give your own orthonormal ``basis`` ``(K, P)``. ``findings`` go to :func:`assemble`
+    (``tau``, ``delta``, ``min_cluster_size``, ``min_samples``).
 
     >>> ds = polca(folders, samples, "/work/polca/study", hessian_samples=train, basis_every=160,
     ...            labels={"place": place, "carry": carry})                                  # doctest: +SKIP
@@ -719,12 +732,13 @@ def polca(checkpoints: Sequence[Any], samples: Sequence[Sample], root: str | os.
     basis_steps = sorted({min(step_list, key=lambda s, w=w: abs(s - w)) for w in wanted})
     if n_vectors is not None:
         basis_steps = basis_steps[: max(1, -(-int(n_vectors) // k))]
-    settings = Settings([asdict(c) for c in cks], basis_steps, k=k, n_random=n_random or len(basis_steps) * k,
+    n_basis = len(basis_steps) * k if basis is None else int(np.shape(basis)[0])
+    settings = Settings([asdict(c) for c in cks], basis_steps, k=k, n_random=n_random or n_basis,
                         n_lca=n_lca, curvature_samples=curvature_samples, curvature_every=curvature_every,
                         method=method, seed=seed)
     root = Path(root)
     prepare(root, cks, samples, hessian_samples, labels, settings, tokenizer)
-    make_basis(root, progress=progress)
+    make_basis(root, progress=progress, vectors=basis)
     status = decompose(root, client=client, workers=workers, progress=progress)
     _raise_failures(root, status)
     ds = assemble(root, store_every=store_every, progress=progress, **findings)
