@@ -339,3 +339,21 @@ def test_validate_incontext_names_the_missing_variable(tiny_study):
         validate_incontext(tiny_study.drop_vars("word"))
     with pytest.raises(DataModelError, match="must be an xarray.Dataset"):
         validate_incontext(tiny_study.pca)
+
+
+def test_random_weights_control(tiny):
+    from workbench.backend import ModelLoadError, random_weights
+
+    a, b, c = random_weights(tiny, seed=5), random_weights(tiny, seed=5), random_weights(tiny, seed=6)
+    pa, pb, pc, p0 = (dict(m.envoy._module.named_parameters()) for m in (a, b, c, tiny))
+    name = "model.layers.0.self_attn.q_proj.weight"
+    assert torch.equal(pa[name], pb[name]) and not torch.equal(pa[name], pc[name])
+    assert not torch.equal(pa[name], p0[name])
+    assert a.tokenizer is tiny.tokenizer and a.config.to_dict() == tiny.config.to_dict()
+    assert "random weights, seed 5" in a.name
+    tiny.remote = True
+    try:
+        with pytest.raises(ModelLoadError, match="needs a local model"):
+            random_weights(tiny)
+    finally:
+        tiny.remote = False

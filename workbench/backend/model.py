@@ -348,3 +348,25 @@ def _load_hub(name: str, tokenizer: Any, dtype: torch.dtype, remote: bool, host:
         raise ModelLoadError(f"could not load {name!r} from the HuggingFace hub ({e.__class__.__name__}: "
                              f"{str(e).splitlines()[0]}); {expected}.") from None
     return _wrap(hf, tok, name, revision or "", remote=False, host=None)
+
+
+def random_weights(model: Model, seed: int = 0) -> Model:
+    """The same architecture and tokenizer as ``model`` with freshly initialised weights (seeded): the control that
+    says what an analysis finds in a network that has learnt nothing.
+
+    >>> m = random_weights(load_model("gemma3-270m"), seed=0)              # doctest: +SKIP
+    >>> m.name                                                             # doctest: +SKIP
+    'Gemma-3-270M (random weights, seed 0)'
+    """
+    if model.remote:
+        raise ModelLoadError(f"random_weights needs a local model; {model.name!r} runs remotely.")
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
+
+    cls = AutoModelForCausalLM if model.adapter.causal else AutoModelForMaskedLM
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        hf = cls.from_config(model.config, attn_implementation="eager")
+    finally:
+        torch.random.set_rng_state(state)
+    return _wrap(hf, model.tokenizer, f"{model.name} (random weights, seed {seed})", model.revision, False, None)
