@@ -46,8 +46,8 @@ from workbench.zoo.tasks.graphs import Graph, bos_id, word_token_ids
 DEFAULT_WINDOW = 50
 #: Positions in the trailing moving average of the accuracy curve (the paper's plots).
 SMOOTH = 30
-#: Principal components kept per (layer, context).
-N_COMPONENTS = 8
+#: Principal components kept per (layer, context): enough for PC1-2, PC3-4 (the days of the week) and PC5-6.
+N_COMPONENTS = 6
 #: Quantiles of the permutation null that are kept.
 QUANTILES = (0.01, 0.05, 0.5, 0.95, 0.99)
 #: Component pairs whose Procrustes fit to the Laplacian eigenvectors 2-3 is computed (0-based).
@@ -62,8 +62,9 @@ class InContextError(ValueError):
 
 
 # ----------------------------------------------------------------------------------------------------- the grid of T
-def default_contexts(length: int, n: int = 24, start: int = 16) -> np.ndarray:
-    """Log-spaced context lengths from ``start`` up to ``length`` (included), as distinct integers.
+def default_contexts(length: int, n: int = 60, start: int = 16) -> np.ndarray:
+    """Log-spaced context lengths from ``start`` up to ``length`` (included), as distinct integers: 60 by default,
+    about 8% apart, so the widget's animation moves smoothly and the curves resolve a sudden change.
 
     >>> default_contexts(1400)[[0, -1]].tolist()
     [16, 1400]
@@ -312,6 +313,26 @@ def _geometry(x: np.ndarray, graph: Graph, z: np.ndarray, n_perm: int, seed: int
     return out
 
 
+def per_walk_metrics(node_mean: np.ndarray, graph: Graph) -> np.ndarray:
+    """Energy ratio and Procrustes R^2 (PC1-2 against Laplacian eigenvectors 2-3) of one walk's node means
+    (layer, context, node, hidden): an array (2, layer, context).
+
+    >>> from workbench.zoo.tasks import graphs
+    >>> g = graphs.grid(); x = np.random.default_rng(0).normal(size=(1, 1, 16, 8))
+    >>> per_walk_metrics(x, g).shape
+    (2, 1, 1)
+    """
+    z = graph.spectral()[1][:, 1:3]
+    n_l, n_c = node_mean.shape[:2]
+    out = np.full((2, n_l, n_c), np.nan)
+    for li in range(n_l):
+        for ci in range(n_c):
+            x = node_mean[li, ci]
+            out[0, li, ci] = gm.energy_ratio(x, graph.adjacency)
+            out[1, li, ci] = gm.procrustes(gm.pca(x, 2)[0], z)[0]
+    return out
+
+
 def summarize(per_walk: list[dict[str, np.ndarray]], graph: Graph, walks: np.ndarray, window: int, *,
               n_perm: int = 1000, attrs: dict[str, Any] | None = None) -> xr.Dataset:
     """Turn per-walk passes (:func:`trace_walk` outputs, or the toy's) into the study Dataset."""
@@ -329,12 +350,9 @@ def summarize(per_walk: list[dict[str, np.ndarray]], graph: Graph, walks: np.nda
     # the fitted layouts follow the aligned signs: refit on the aligned coordinates (same R^2)
     fits = np.stack([[np.stack([gm.procrustes(pca[li, ci][:, list(p)], z)[1] for p in PAIRS]) for ci in range(n_c)]
                      for li in range(n_l)])  # (layer, context, pair, node, 2)
-    ratio_w = np.array([[[gm.energy_ratio(means[w, li, ci], graph.adjacency) for ci in range(n_c)]
-                         for li in range(n_l)] for w in range(n_w)])
-    r2_w = np.array([[[gm.procrustes(gm.pca(means[w, li, ci], 2)[0], z)[0] for ci in range(n_c)]
-                      for li in range(n_l)] for w in range(n_w)])
+    ratio_w, r2_w = np.stack([per_walk_metrics(m, graph) for m in means], axis=1)  # (2, walk, layer, context)
 
-    prob = np.stack([p["word_prob"] for p in per_walk])  # (walk, position, node)
+    prob = np.stack([p["word_prob"] for p in per_walk]).astype(np.float64)  # (walk, position, node)
     accuracy = (prob * graph.adjacency[walks]).sum(-1)  # mass on the neighbours of the current word
     acc_mean = accuracy.mean(0)
     counts = np.stack([p["counts"] for p in per_walk])
@@ -345,21 +363,21 @@ def summarize(per_walk: list[dict[str, np.ndarray]], graph: Graph, walks: np.nda
         "pca": (("layer", "context", "node", "component"), pca.astype(np.float32)),
         "explained_variance": (("layer", "context", "component"), get("share").astype(np.float32)),
         "energy": (("layer", "context"), get("energy")),
-        "energy_ratio": (("layer", "context"), get("ratio")),
-        "energy_ratio_pc": (("layer", "context"), get("ratio_pc")),
-        "energy_null": (("quantile", "layer", "context"), np.moveaxis(get("null"), -1, 0)),
-        "energy_percentile": (("layer", "context"), get("percentile")),
-        "procrustes_r2": (("layer", "context"), get("r2")[..., 0]),
-        "procrustes_r2_pair": (("pair", "layer", "context"), np.moveaxis(get("r2"), -1, 0)),
+        "energy_ratio": (("layer", "context"), get("ratio").astype(np.float32)),
+        "energy_ratio_pc": (("layer", "context"), get("ratio_pc").astype(np.float32)),
+        "energy_null": (("quantile", "layer", "context"), np.moveaxis(get("null"), -1, 0).astype(np.float32)),
+        "energy_percentile": (("layer", "context"), get("percentile").astype(np.float32)),
+        "procrustes_r2": (("layer", "context"), get("r2")[..., 0].astype(np.float32)),
+        "procrustes_r2_pair": (("pair", "layer", "context"), np.moveaxis(get("r2"), -1, 0).astype(np.float32)),
         "laplacian_fit": (("pair", "layer", "context", "node", "axis"), np.moveaxis(fits, 2, 0).astype(np.float32)),
-        "energy_ratio_walk": (("walk", "layer", "context"), ratio_w),
-        "procrustes_r2_walk": (("walk", "layer", "context"), r2_w),
+        "energy_ratio_walk": (("walk", "layer", "context"), ratio_w.astype(np.float32)),
+        "procrustes_r2_walk": (("walk", "layer", "context"), r2_w.astype(np.float32)),
         "accuracy": (("walk", "position"), accuracy.astype(np.float32)),
-        "accuracy_mean": (("position",), acc_mean),
-        "accuracy_sd": (("position",), accuracy.std(0, ddof=1) if n_w > 1 else np.zeros_like(acc_mean)),
-        "accuracy_smooth": (("position",), trailing_mean(acc_mean)),
+        "accuracy_mean": (("position",), acc_mean.astype(np.float32)),
+        "accuracy_sd": (("position",), (accuracy.std(0, ddof=1) if n_w > 1 else np.zeros_like(acc_mean)).astype(np.float32)),
+        "accuracy_smooth": (("position",), trailing_mean(acc_mean).astype(np.float32)),
         "word_mass": (("walk", "position"), prob.sum(-1).astype(np.float32)),
-        "occurrences": (("walk", "context", "node"), counts),
+        "occurrences": (("walk", "context", "node"), counts.astype(np.int16)),
         "walk_node": (("walk", "position"), walks.astype(np.int16)),
         "adjacency": (("node", "neighbour"), graph.adjacency),
         "layout": (("node", "axis"), graph.layout),
