@@ -142,7 +142,8 @@ def ship(work: str | Path, out: str | Path) -> Path:
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(final, tmp)
-    meta = {k: report[k] for k in ("settings", "seconds", "parameters", "validation")}
+    meta = {"step": report["settings"]["steps"], **{k: report[k] for k in ("settings", "seconds", "parameters",
+                                                                           "validation")}}
     meta["regenerate"] = "OMP_NUM_THREADS=1 python -m workbench.zoo.addition --work /work/polca/run --out data/zoo"
     (tmp / "training.json").write_text(json.dumps(meta, indent=1))
     shutil.rmtree(dest, ignore_errors=True)
