@@ -34,7 +34,7 @@ def _capture(model: Model, batch: Batch, want_residuals: bool, want_attention: b
     # (tokenizer, vocabulary table) with every remote request.
     blocks = list(model.blocks)
     attn_modules = [model.attention_module(i) for i in range(len(blocks))] if want_attention else []
-    with torch.no_grad(), model.trace(batch) as tracer:
+    with torch.no_grad(), model.trace(batch, **_no_cache(model)) as tracer:
         resid = nnsight.save([])
         attn = nnsight.save([])
         for i, block in enumerate(blocks):
@@ -46,6 +46,12 @@ def _capture(model: Model, batch: Batch, want_residuals: bool, want_attention: b
                 resid.append(block.output)
         tracer.stop()  # nothing after the last block is needed: skip the final norm and the unembedding
     return list(resid), list(attn)
+
+
+def _no_cache(model: Model) -> dict[str, bool]:
+    """``use_cache=False`` for models whose config has the flag: one forward pass reads no key/value cache, and
+    building one copies every layer's keys and values (about 6% of a GPT-2-small forward on CPU)."""
+    return {"use_cache": False} if getattr(model.config, "use_cache", None) is not None else {}
 
 
 def _token_coords(model: Model, batch: Batch, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -68,6 +74,33 @@ def _realign(values: np.ndarray, batch: Batch, axes: Sequence[int]) -> np.ndarra
             src[ax] = slice(int(off), int(off + n))
             dst[ax] = slice(0, int(n))
         out[tuple(dst)] = values[tuple(src)]
+    return out
+
+
+def _stack_aligned(tensors: Sequence[torch.Tensor], batch: Batch, axes: Sequence[int]) -> np.ndarray:
+    """Per-layer tensors ``(text, ...)`` as one float32 array ``(text, layer, ...)``, realigned like :func:`_realign`.
+
+    Same values as ``_realign(np.stack(...), ...)`` with one copy instead of three: each layer is written once into
+    its final place and only padding cells are set to NaN. ``axes`` are axes of the stacked result."""
+    first = tensors[0]
+    out = np.empty((first.shape[0], len(tensors), *first.shape[1:]), dtype=np.float32)
+    width = batch.padded_length
+    spans = [(int(off), int(n)) for off, n in zip(batch.offsets, batch.lengths)]
+    for layer, t in enumerate(tensors):
+        values = _to_numpy(t)
+        for i, (off, n) in enumerate(spans):
+            src: list = [i] + [slice(None)] * (values.ndim - 1)
+            dst: list = [i, layer] + [slice(None)] * (values.ndim - 1)
+            for ax in axes:
+                src[ax - 1] = slice(off, off + n)
+                dst[ax] = slice(0, n)
+            out[tuple(dst)] = values[tuple(src)]
+    for i, (_, n) in enumerate(spans):
+        for ax in axes:
+            if n < width:
+                pad: list = [i] + [slice(None)] * (out.ndim - 1)
+                pad[ax] = slice(n, None)
+                out[tuple(pad)] = np.nan
     return out
 
 
@@ -97,7 +130,7 @@ def capture(
     strings, ids = _token_coords(model, batch, width)
     texts = ("prompt", np.array(batch.texts, dtype=object))
     if resid:
-        values = _realign(np.stack([_to_numpy(r) for r in resid], axis=1), batch, axes=[2])
+        values = _stack_aligned(resid, batch, axes=[2])
         out["residuals"] = _finish(xr.DataArray(
             values,
             dims=("prompt", "layer", "position", "hidden"),
@@ -110,7 +143,7 @@ def capture(
     if attn:
         if any(a is None for a in attn):
             raise RuntimeError(f"{model.name!r} returned no attention probabilities; it must run eager attention.")
-        values = _realign(np.stack([_to_numpy(a) for a in attn], axis=1), batch, axes=[3, 4])
+        values = _stack_aligned(attn, batch, axes=[3, 4])
         out["attention"] = _finish(xr.DataArray(
             values,
             dims=("prompt", "layer", "head", "query", "key"),
