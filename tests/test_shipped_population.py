@@ -4,6 +4,7 @@ checkpoint (accuracy on the shared evaluation sets, head scores, one ablation)."
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -34,7 +35,10 @@ def test_shipped_population_is_complete(pop):
     assert np.isfinite(pop.ood_accuracy.values[done]).all()
 
 
-@pytest.mark.parametrize("name", ["dyck-hierarchical", "dyck-violation-detecting"])
+REPRESENTATIVES = ["dyck-violation-detecting", "dyck-nonnegative", "dyck-sign-matching", "dyck-hierarchical"]
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
 def test_representative_checkpoint_reproduces_its_population_entry(pop, name):
     info = json.loads((zoo_dir() / name / "dyck.json").read_text())
     member = pop.sel(model=info["member"])
@@ -52,3 +56,22 @@ def test_representative_checkpoint_reproduces_its_population_entry(pop, name):
     # the type the zoo name promises is the member's maximum score of that type
     t = info["type"]
     assert float(scores.sel(score=t).max()) == pytest.approx(info["max_id_score"][t])
+
+
+def test_representatives_are_distinct_models_chosen_by_the_documented_rule(pop):
+    """No two zoo folders hold the same weights (sha256 of model.safetensors), each folder is
+    the member representatives() picks for its type, and that member's best head of the type is the population's
+    highest score of that type."""
+    digests = {}
+    for name in REPRESENTATIVES:
+        folder = zoo_dir() / name
+        digests[name] = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+        assert wb.load_model(name).n_layers >= 1  # every name still loads
+    assert len(set(digests.values())) == len(REPRESENTATIVES), digests
+    chosen = P.representatives(pop)
+    best = pop.head_score.sel(split="id").max(("layer", "head"))
+    for name in REPRESENTATIVES:
+        info = json.loads((zoo_dir() / name / "dyck.json").read_text())
+        assert name == "dyck-" + info["type"].replace("_", "-") and chosen[info["type"]] == info["member"]
+        top = float(best.sel(score=info["type"]).max())
+        assert float(best.sel(model=info["member"], score=info["type"])) == top

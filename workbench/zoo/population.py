@@ -20,6 +20,18 @@ The shipped population (data/dyck/population.nc) was produced by::
 (18 settings x 4 seeds = 72 members; seeds: init_seed = data_seed = 0..3; 1,600 steps of 64 strings, 2-4 minutes of one
 core per member, 2 h 14 min on a busy 2-core machine.) Only ``population.nc`` and ``run.json`` are shipped;
 ``members/`` and ``checkpoints/`` stay local (data/dyck/.gitignore).
+
+The four zoo representatives are distinct members (:func:`representatives` says how they are picked). Three of them
+were not among the checkpoints kept from that run, so they were re-trained alone with the same settings, and each
+reproduced its population entry exactly (accuracies, final loss, head scores, example attention, ablations)::
+
+    OMP_NUM_THREADS=1 python -c "from workbench.zoo import population as P; \
+        s = P.RunSettings(1600, 1e-3, 64, 50_000, 300, True, 100, ('mean', 'uniform')); \
+        [P.run_member(m, '/tmp/dyck', s) for m in P.grid() \
+         if m.id in ('L3-H4-wd0-i0-d0', 'L2-H2-wd0.001-i2-d2', 'L2-H4-wd0.001-i2-d2')]"
+    # + the violation-detecting member's checkpoint under /tmp/dyck/checkpoints/L2-H2-wd0.01-i3-d3/step_0001600
+    python -c "import workbench; from workbench.zoo import population as P; \
+        P.export_representatives(workbench.load('data/dyck/population.nc'), '/tmp/dyck')"
 """
 
 from __future__ import annotations
@@ -342,11 +354,36 @@ def shipped_path() -> Path:
 REPRESENTATIVE_TYPES = ("violation_detecting", "nonnegative", "sign_matching", "hierarchical")
 
 
+def representatives(pop: xr.Dataset, split: str = "id") -> dict[str, str]:
+    """One distinct finished member per head type: ``{type: member id}``, types in REPRESENTATIVE_TYPES order.
+
+    Each type takes, among the members not yet taken, those whose best head of that type scores highest; ties (many
+    members reach a score of 1.0) go to the highest OOD accuracy, then to the first in the population. So every zoo
+    representative is a different model, and each one's best head of its type scores the population's maximum
+    whenever an untaken member reaches it.
+
+    >>> representatives(workbench.load("data/dyck/population.nc"))["hierarchical"]   # doctest: +SKIP
+    'L2-H4-wd0.001-i2-d2'
+    """
+    done = pop.isel(model=np.flatnonzero(pop["status"].values == STATUS_DONE))
+    best = done["head_score"].sel(split=split).max(("layer", "head"))
+    ood = np.nan_to_num(done["ood_accuracy"].values, nan=-1.0)
+    ids = [str(m) for m in done["model"].values]
+    taken: dict[str, str] = {}
+    for t in REPRESENTATIVE_TYPES:
+        score = np.nan_to_num(best.sel(score=t).values, nan=-1.0)
+        free = [i for i in range(len(ids)) if ids[i] not in taken.values()]
+        if not free:
+            raise ValueError(f"the population has {len(ids)} finished members, fewer than the "
+                             f"{len(REPRESENTATIVE_TYPES)} head types that each need a distinct representative.")
+        taken[t] = ids[min(free, key=lambda i: (-score[i], -ood[i], i))]
+    return taken
+
+
 def export_representatives(pop: xr.Dataset, root: str | os.PathLike, zoo: str | os.PathLike | None = None,
                            split: str = "id") -> dict[str, str]:
-    """Copy, for each head type, the checkpoint of the member with the highest such head score into
-    ``<zoo>/dyck-<type>/`` (type with ``-`` for ``_``), so it loads by name: ``load_model("dyck-hierarchical")``.
-    Returns ``{zoo name: member id}``.
+    """Copy each head type's :func:`representatives` member's checkpoint into ``<zoo>/dyck-<type>/`` (type with
+    ``-`` for ``_``), so it loads by name: ``load_model("dyck-hierarchical")``. Returns ``{zoo name: member id}``.
 
     >>> export_representatives(workbench.load("data/dyck/population.nc"), "data/dyck")   # doctest: +SKIP
     """
@@ -355,24 +392,22 @@ def export_representatives(pop: xr.Dataset, root: str | os.PathLike, zoo: str | 
     from workbench.zoo.registry import zoo_dir
 
     zoo = Path(zoo) if zoo is not None else zoo_dir()
-    done = pop.isel(model=np.flatnonzero(pop["status"].values == STATUS_DONE))
-    best = done["head_score"].sel(split=split).max(("layer", "head"))
+    best = pop["head_score"].sel(split=split).max(("layer", "head"))
     out = {}
-    for t in REPRESENTATIVE_TYPES:
-        i = int(best.sel(score=t).fillna(-1).argmax())
-        member = done.isel(model=i)
+    for t, member_id in representatives(pop, split).items():
+        member = pop.sel(model=member_id)
         name = "dyck-" + t.replace("_", "-")
         target = zoo / name
         if target.exists():
             shutil.rmtree(target)
         src = Path(root) / str(member["checkpoint"].item())
         shutil.copytree(src, target)
-        info = {"member": str(member["model"].item()), "type": t,
+        info = {"member": member_id, "type": t,
                 "id_accuracy": float(member["id_accuracy"]), "ood_accuracy": float(member["ood_accuracy"]),
-                f"max_{split}_score": {s: float(best.isel(model=i).sel(score=s)) for s in HEAD_SCORE_TYPES},
+                f"max_{split}_score": {s: float(best.sel(model=member_id, score=s)) for s in HEAD_SCORE_TYPES},
                 "regenerate": "python -m workbench.zoo.population --out data/dyck ... --export-zoo"}
         (target / "dyck.json").write_text(json.dumps(info, indent=1))
-        out[name] = info["member"]
+        out[name] = member_id
     return out
 
 
