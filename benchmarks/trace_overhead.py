@@ -101,8 +101,9 @@ def main() -> None:
           f"median of {ROUNDS} interleaved rounds")
     for name, secs in t.items():
         print(f"  {name:<30s} {secs * 1e3:9.1f} ms")
-    print(f"  residuals() / plain hidden states (full model): {t['workbench residuals()'] / t['plain (hidden states)']:.3f}")
-    print(f"  attention() / plain attentions (full model):    {t['workbench attention()'] / t['plain (attentions)']:.3f}")
+    resid, attn = t["workbench residuals()"], t["workbench attention()"]
+    print(f"  residuals() / plain hidden states (full model): {resid / t['plain (hidden states)']:.3f}")
+    print(f"  attention() / plain attentions (full model):    {attn / t['plain (attentions)']:.3f}")
     full = t["workbench capture()"] / t["plain (hidden + attentions)"]
     print(f"  capture() / plain full model with its LM head (work capture() skips): {full:.3f}")
     ratio = t["workbench capture()"] / t["plain base model, no LM head"]

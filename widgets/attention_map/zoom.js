@@ -138,7 +138,9 @@ export function createZoom(root, requestTile = () => false) {
     });
     canvas.dataset.drawn = String(Number(canvas.dataset.drawn || 0) + 1);
     tip.hide();
-    if (s.kind === "overview" && s.p > 1 && !isFull(v)) scheduleTile(v);
+    // still pooled data for a zoomed view: ask for this rectangle, unless the tile on show was made for exactly it
+    // (a coarse tile of a larger view, e.g. half of a 32k head pooled 8x, must not stop a finer one)
+    if (s.p > 1 && !isFull(v) && !(s.kind === "tile" && boxKey(cur.tile.meta) === boxKey(v))) scheduleTile(v);
   }
 
   function scheduleTile(v) {

@@ -495,7 +495,7 @@ function createZoom(root, requestTile = () => false) {
     });
     canvas.dataset.drawn = String(Number(canvas.dataset.drawn || 0) + 1);
     tip.hide();
-    if (s.kind === "overview" && s.p > 1 && !isFull(v)) scheduleTile(v);
+    if (s.p > 1 && !isFull(v) && !(s.kind === "tile" && boxKey(cur.tile.meta) === boxKey(v))) scheduleTile(v);
   }
   function scheduleTile(v) {
     clearTimeout(tileTimer);

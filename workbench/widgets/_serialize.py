@@ -11,16 +11,16 @@ Two encodings:
 * ``encode_float``: float16 / float32 passthrough with ``scale = 1`` and ``nan = None`` (NaN stays NaN in IEEE bits).
 
 Every message is checked against :data:`MAX_MESSAGE_BYTES`: Jupyter drops websocket messages near 10 MB, so callers
-must slice or downsample (see :func:`max_pool2d`) before encoding.
+must slice or downsample (see :func:`workbench.widgets._pool.max_pool2d`) before encoding.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
 from typing import Any, TypedDict
 
 import numpy as np
+
+from workbench.widgets._pool import BAND_BYTES, max_pool2d, pool_factor  # noqa: F401 - pool_factor re-exported
 
 #: Largest payload (bytes) one comm message may carry; Jupyter's websocket cap is ~10 MB, so leave headroom.
 MAX_MESSAGE_BYTES: int = 8 * 1024 * 1024
@@ -49,17 +49,45 @@ def check_size(nbytes: int, limit: int = MAX_MESSAGE_BYTES) -> None:
         raise MessageTooLarge(f"payload of {nbytes:,} bytes exceeds the {limit:,}-byte message cap; downsample it.")
 
 
+def unit_codes(a: np.ndarray) -> np.ndarray:
+    """uint8 codes of values in [0, 1]: ``round(clip(x, 0, 1) * 254)``, NaN as 255 (the array, not yet bytes).
+
+    Computed in float32 for float16 input (so codes do not depend on half-precision rounding of ``x * 254``), in the
+    input's own precision otherwise."""
+    a = np.asarray(a)
+    if a.dtype.kind != "f" or a.dtype == np.float16:
+        a = a.astype(np.float32)
+    work = np.clip(a, a.dtype.type(0), a.dtype.type(1))  # NaN stays NaN; +-inf clip to 1 / 0
+    work *= UNIT_STEPS
+    np.rint(work, out=work)
+    nan = np.isnan(work)
+    if nan.any():
+        work[nan] = NAN_CODE
+    return work.astype(np.uint8)
+
+
+def unit_meta(shape: tuple[int, ...]) -> Meta:
+    """The meta of a uint8 code array from :func:`unit_codes`."""
+    return {"dtype": "uint8", "shape": [int(s) for s in shape], "scale": 1.0 / UNIT_STEPS, "nan": NAN_CODE}
+
+
 def quantize_unit(a: np.ndarray, limit: int = MAX_MESSAGE_BYTES) -> tuple[Meta, bytes]:
     """Encode values in [0, 1] as uint8 codes 0..254 (scale 1/254), NaN as 255."""
     a = np.asarray(a)
-    if a.dtype.kind != "f":
-        a = a.astype(np.float32)
     check_size(a.size, limit)
-    nan = np.isnan(a)
-    q = np.rint(np.clip(np.nan_to_num(a, nan=0.0), 0.0, 1.0) * UNIT_STEPS).astype(np.uint8)
-    q[nan] = NAN_CODE
-    meta: Meta = {"dtype": "uint8", "shape": [int(s) for s in a.shape], "scale": 1.0 / UNIT_STEPS, "nan": NAN_CODE}
-    return meta, np.ascontiguousarray(q).tobytes()
+    return unit_meta(a.shape), unit_codes(a).tobytes()
+
+
+def pooled_unit_codes(a: np.ndarray, fq: int, fk: int) -> np.ndarray:
+    """``unit_codes(max_pool2d(a, fq, fk))`` for a 2-d array, band by band: the same codes without a full-size
+    float32 intermediate (a long head's overview would be 30 MB of fresh float32 memory, then as much again)."""
+    nq, nk = a.shape
+    out = np.empty((-(-nq // fq), -(-nk // fk)), np.uint8)
+    band = max(1, BAND_BYTES // max(1, nk * a.itemsize * fq)) * fq  # input rows per band, a multiple of fq
+    for r0 in range(0, nq, band):
+        pooled = max_pool2d(a[r0: r0 + band], fq, fk)
+        out[r0 // fq: r0 // fq + len(pooled)] = unit_codes(pooled)
+    return out
 
 
 def encode_float(a: np.ndarray, dtype: str = "float32", limit: int = MAX_MESSAGE_BYTES) -> tuple[Meta, bytes]:
@@ -82,32 +110,6 @@ def decode(meta: Meta | dict[str, Any], buf: bytes | memoryview) -> np.ndarray:
     return out
 
 
-def pool_factor(n: int, target: int) -> int:
-    """Smallest block size that brings ``n`` cells down to at most ``target``."""
-    return max(1, math.ceil(n / max(1, target)))
-
-
-def max_pool2d(a: np.ndarray, fq: int, fk: int) -> np.ndarray:
-    """Max-pool the last two axes by blocks of ``fq x fk`` (NaN-aware: an all-NaN block stays NaN).
-
-    Max rather than mean so a single sharp attention edge (e.g. a previous-token diagonal) survives downsampling.
-    Edges that do not fill a block are padded with NaN.
-    """
-    a = np.asarray(a, dtype=np.float32)
-    if fq == 1 and fk == 1:
-        return a
-    *lead, nq, nk = a.shape
-    oq, ok = math.ceil(nq / fq), math.ceil(nk / fk)
-    if oq * fq != nq or ok * fk != nk:
-        padded = np.full((*lead, oq * fq, ok * fk), np.nan, dtype=np.float32)
-        padded[..., :nq, :nk] = a
-        a = padded
-    blocks = a.reshape(*lead, oq, fq, ok, fk)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks
-        return np.nanmax(blocks, axis=(-3, -1))
-
-
 __all__ = [
     "MAX_MESSAGE_BYTES",
     "NAN_CODE",
@@ -116,6 +118,9 @@ __all__ = [
     "MessageTooLarge",
     "check_size",
     "quantize_unit",
+    "unit_codes",
+    "unit_meta",
+    "pooled_unit_codes",
     "encode_float",
     "decode",
     "pool_factor",

@@ -20,6 +20,10 @@ Data flow (all numbers as binary buffers, see ``_serialize``):
 
 Padding positions of a multi-prompt array (all-NaN rows/columns, token label "") are dropped before anything is sent,
 so they are never counted as tokens; remaining NaN cells travel as the NaN code and are drawn transparent.
+
+Memory: the weights are kept in their own float dtype and never copied whole (unless padding is dropped): a float16
+map of 32,768 tokens is 2 GiB a head and opens as it is (float32 would be 4 GiB). What the kernel adds is the cached
+overviews (at most ``OVERVIEW_CACHE`` x 8 MiB) and pooling buffers of a few MiB (``_pool.BAND_BYTES``).
 """
 
 from __future__ import annotations
@@ -35,14 +39,15 @@ import traitlets
 import xarray as xr
 
 from workbench.data import DataModelError, validate_attention
+from workbench.widgets._pool import max_pool_codes, pool_factor
 from workbench.widgets._serialize import (
     MAX_MESSAGE_BYTES,
+    NAN_CODE,
     Meta,
     check_size,
     encode_float,
-    max_pool2d,
-    pool_factor,
-    quantize_unit,
+    pooled_unit_codes,
+    unit_meta,
 )
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -55,6 +60,9 @@ MIN_THUMB_CELLS: int = 4
 MAX_HEAD_BYTES: int = MAX_MESSAGE_BYTES
 #: Largest full-resolution tile (cells = bytes) sent for a zoomed rectangle: 2,048 x 2,048 = 4 MiB.
 MAX_TILE_BYTES: int = 4 * 1024 * 1024
+#: Pooled head overviews kept in the kernel (uint8 codes, each at most MAX_HEAD_BYTES): re-selecting a head and
+#: building thumbnails reuse them.
+OVERVIEW_CACHE: int = 2
 #: Longest token label sent (characters); the front end truncates further to fit its margins.
 MAX_LABEL_CHARS: int = 40
 
@@ -65,11 +73,18 @@ def _valid_positions(w: np.ndarray, tokens: np.ndarray | None, axis: int) -> np.
     """Indices along query (axis=2) or key (axis=3) that are real tokens, not padding.
 
     Padding = every weight NaN across all layers/heads/other positions, and (when labels exist) the label is "".
+    Only candidates are checked in full: positions labelled "" (every position when there are no labels) that are
+    NaN where they meet position 0 of the other axis, so an input without padding costs no pass over its weights.
     """
-    other = tuple(i for i in range(4) if i != axis)
-    all_nan = np.all(np.isnan(w), axis=other)
-    pad = all_nan if tokens is None else all_nan & (np.asarray(tokens, dtype=object) == "")
-    return np.flatnonzero(~pad)
+    n = w.shape[axis]
+    cand = np.arange(n) if tokens is None else np.flatnonzero(np.asarray(tokens, dtype=object) == "")
+    if cand.size:
+        edge = np.take(w, 0, axis=5 - axis)  # (layer, head, n): the row/column where the other axis is 0
+        cand = cand[np.all(np.isnan(edge[..., cand]), axis=(0, 1))]
+    if cand.size:
+        other = tuple(i for i in range(4) if i != axis)
+        cand = cand[np.all(np.isnan(np.take(w, cand, axis=axis)), axis=other)]
+    return np.setdiff1d(np.arange(n), cand, assume_unique=True)
 
 
 def _labels(da: xr.DataArray, coord: str, keep: np.ndarray) -> list[str]:
@@ -164,35 +179,66 @@ class HeadSource:
     """
 
     def __init__(self, weights: np.ndarray, prompt: int = 0, gen: int = 0) -> None:
-        self.weights = np.ascontiguousarray(weights, dtype=np.float32)
+        w = np.asarray(weights)
+        if w.dtype not in (np.float16, np.float32, np.float64):
+            w = w.astype(np.float32)
+        self.weights = np.ascontiguousarray(w)  # its own float dtype: a float16 map is never copied to float32
         self.prompt, self.gen = int(prompt), int(gen)
+        self._overviews: dict[tuple[int, int], tuple[np.ndarray, int]] = {}
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
         return tuple(int(s) for s in self.weights.shape)  # type: ignore[return-value]
 
+    def overview_factor(self) -> int:
+        """The smallest square pooling factor that brings one head under MAX_HEAD_BYTES cells."""
+        nq, nk = self.weights.shape[2:]
+        f = 1
+        while math.ceil(nq / f) * math.ceil(nk / f) > MAX_HEAD_BYTES:
+            f += 1
+        return f
+
+    def overview(self, layer: int, head: int) -> tuple[np.ndarray, int]:
+        """One head max-pooled by the smallest square factor that fits MAX_HEAD_BYTES, as (uint8 codes, factor).
+
+        The last few are cached: a head asked for again costs nothing, and thumbnails reuse them."""
+        key = (int(layer), int(head))
+        if key not in self._overviews:
+            f = self.overview_factor()
+            while len(self._overviews) >= OVERVIEW_CACHE:
+                self._overviews.pop(next(iter(self._overviews)))
+            self._overviews[key] = (pooled_unit_codes(self.weights[key], f, f), f)
+        return self._overviews[key]
+
     def thumbnails(self) -> tuple[dict[str, Any], bytes]:
-        """All heads max-pooled to <= THUMB_CELLS per side, as one uint8 buffer of shape (L, H, tq, tk)."""
+        """All heads max-pooled to <= THUMB_CELLS per side, as one uint8 buffer of shape (L, H, tq, tk).
+
+        Thumbnail blocks are whole multiples of the overview's (``pool`` in the meta says how big), so a head whose
+        overview is cached is pooled from the overview's codes: the same codes as from its weights, from a fraction
+        of the cells. Every other head is pooled from its weights."""
         n_l, n_h, nq, nk = self.weights.shape
         side = THUMB_CELLS
         while side > MIN_THUMB_CELLS and n_l * n_h * min(side, nq) * min(side, nk) > MAX_MESSAGE_BYTES:
             side -= 4
-        fq, fk = pool_factor(nq, side), pool_factor(nk, side)
-        pooled = np.stack([max_pool2d(self.weights[i], fq, fk) for i in range(n_l)])  # per layer: bounded memory
-        meta, buf = quantize_unit(pooled)
-        return {**meta, "pool": [fq, fk], "gen": self.gen}, buf
+        fo = self.overview_factor()
+        fq, fk = (fo * math.ceil(pool_factor(n, side) / fo) for n in (nq, nk))
+        codes = np.empty((n_l, n_h, math.ceil(nq / fq), math.ceil(nk / fk)), np.uint8)
+        for layer in range(n_l):
+            for head in range(n_h):
+                over, f = self._overviews.get((layer, head), (None, 0))
+                if over is not None and fq % f == 0 and fk % f == 0:
+                    codes[layer, head] = max_pool_codes(over, fq // f, fk // f, NAN_CODE)
+                else:
+                    codes[layer, head] = pooled_unit_codes(self.weights[layer, head], fq, fk)
+        check_size(codes.size)
+        return {**unit_meta(codes.shape), "pool": [fq, fk], "gen": self.gen}, codes.tobytes()
 
     def head_payload(self, layer: int, head: int) -> tuple[dict[str, Any], bytes]:
         """One head as uint8, max-pooled only when it exceeds MAX_HEAD_BYTES (the zoom's overview)."""
-        w = self.weights[layer, head]
-        nq, nk = w.shape
-        f = 1
-        while math.ceil(nq / f) * math.ceil(nk / f) > MAX_HEAD_BYTES:
-            f += 1
-        meta, buf = quantize_unit(max_pool2d(w, f, f))
-        check_size(len(buf))
-        return {**meta, "pool": [f, f], "layer": int(layer), "head": int(head), "prompt": self.prompt,
-                "gen": self.gen}, buf
+        codes, f = self.overview(layer, head)
+        check_size(codes.size)
+        return {**unit_meta(codes.shape), "pool": [f, f], "layer": int(layer), "head": int(head),
+                "prompt": self.prompt, "gen": self.gen}, codes.tobytes()
 
     def tile_payload(self, layer: int, head: int, q0: int, q1: int, k0: int, k1: int) -> tuple[dict[str, Any], bytes]:
         """Rows q0:q1, cols k0:k1 of one head (clipped to the head), at full resolution when that fits in
@@ -205,10 +251,10 @@ class HeadSource:
         f = 1
         while math.ceil((q1 - q0) / f) * math.ceil((k1 - k0) / f) > MAX_TILE_BYTES:
             f += 1
-        meta, buf = quantize_unit(max_pool2d(self.weights[layer, head, q0:q1, k0:k1], f, f))
-        check_size(len(buf))
-        return {**meta, "pool": [f, f], "layer": int(layer), "head": int(head), "prompt": self.prompt,
-                "gen": self.gen, "q0": q0, "q1": q1, "k0": k0, "k1": k1}, buf
+        codes = pooled_unit_codes(self.weights[layer, head, q0:q1, k0:k1], f, f)
+        check_size(codes.size)
+        return {**unit_meta(codes.shape), "pool": [f, f], "layer": int(layer), "head": int(head),
+                "prompt": self.prompt, "gen": self.gen, "q0": q0, "q1": q1, "k0": k0, "k1": k1}, codes.tobytes()
 
     def reply_to(self, content: Any) -> tuple[dict[str, Any], list[bytes]]:
         """The reply (content, buffers) for one ``get_head`` / ``get_tile`` message; errors are replies, not raised."""
@@ -274,8 +320,9 @@ class AttentionMap(anywidget.AnyWidget):
     n_prompts = traitlets.Int(1).tag(sync=True)
     layer_labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
     head_labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    query_tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    key_tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    # token labels: built as str by _labels; no per-element trait check (16k checks cost 65 ms at 8,192 tokens)
+    query_tokens = traitlets.List().tag(sync=True)
+    key_tokens = traitlets.List().tag(sync=True)
     annotation_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     _thumbs = traitlets.Bytes(b"").tag(sync=True)
@@ -339,7 +386,7 @@ class AttentionMap(anywidget.AnyWidget):
 
     def _prompt_weights(self) -> tuple[np.ndarray, xr.DataArray]:
         da = self._da.isel(prompt=self.prompt) if "prompt" in self._da.dims else self._da
-        return np.asarray(da.values, dtype=np.float32), da
+        return np.asarray(da.values), da  # its own float dtype (validate_attention checked it is one)
 
     def _load_prompt(self) -> None:
         """Drop padding, compute thumbnails, annotations and the snapshot head for the current prompt."""
@@ -364,9 +411,9 @@ class AttentionMap(anywidget.AnyWidget):
             else:
                 self._annotations_meta, self._annotations = {}, b""
             self.annotation_names = names
+            self.snapshot()  # first: the thumbnails then reuse the selected head's overview
             meta, buf = self.thumbnails()
             self._thumbs_meta, self._thumbs = dict(meta), buf
-            self.snapshot()
 
     def snapshot(self) -> None:
         """Store the selected head in the synced state (first paint, kernel-free exports)."""
@@ -398,4 +445,4 @@ class AttentionMap(anywidget.AnyWidget):
 
 
 __all__ = ["AttentionMap", "HeadSource", "THUMB_CELLS", "MIN_THUMB_CELLS", "MAX_HEAD_BYTES", "MAX_TILE_BYTES",
-           "MAX_LABEL_CHARS", "annotations_from", "scores_from", "badge_state"]
+           "OVERVIEW_CACHE", "MAX_LABEL_CHARS", "annotations_from", "scores_from", "badge_state"]
