@@ -81,3 +81,30 @@ def test_bad_input():
         attention_heatmap(da.isel(layer=0))
     with pytest.raises(DataModelError, match="x='nope'"):
         population_scatter(make_population(n_models=4, n_samples=1), x="nope")
+
+
+def test_graph_reorganization_chart_data_equal_dataset_and_export():
+    from incontext_fixtures import make_study
+    from workbench.charts import graph_reorganization
+
+    study = make_study()
+    ch = graph_reorganization(study, layer=2, context=200, components=(0, 2))
+    scatter, curves = ch.hconcat
+    points = scatter.layer[1].data
+    pca = study.pca.sel(layer=2, context=200).values
+    shown = np.isfinite(pca[:, 0]) & np.isfinite(pca[:, 2])
+    np.testing.assert_array_equal(points["x"], pca[shown, 0])
+    np.testing.assert_array_equal(points["y"], pca[shown, 2])
+    assert list(points["word"]) == [str(w) for w in study.word.values[shown]]
+    edges = scatter.layer[0].data
+    assert edges["edge"].nunique() == int(np.triu(study.adjacency.values[np.ix_(shown, shown)]).sum())
+    energy = curves.vconcat[0].layer[1].data
+    main = energy[energy.series == study.attrs["model"]]
+    np.testing.assert_allclose(main["value"], study.energy_ratio.sel(layer=2).values)
+    toy = energy[energy.series == "control: toy"]
+    np.testing.assert_allclose(toy["value"], study.control_energy_ratio.sel(layer=2, control="toy").values)
+    png = to_png(ch, scale=1)
+    w, h = _png_size(png)
+    assert w > 600 and h > 300
+    with pytest.raises(DataModelError, match="context=7 is not one of"):
+        graph_reorganization(study, context=7)

@@ -32,7 +32,12 @@ _LAZY = {
     "AttentionMap": "workbench.widgets",
     "PopulationExplorer": "workbench.widgets",
     "LatentDecoder": "workbench.widgets",
+    "GraphReorganization": "workbench.widgets",
+    "random_weights": "workbench.backend",
 }
+#: Modules reachable as attributes: ``wb.charts``, ``wb.incontext`` (graph tracing), ``wb.graphs`` (graphs, walks).
+_MODULES = {"charts": "workbench.charts", "incontext": "workbench.analyses.incontext",
+            "graphs": "workbench.zoo.tasks.graphs"}
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.analyses.attention import ablate, ablation_effects, has_type, head_scores, prediction_table
@@ -40,13 +45,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.analyses.core import attention, capture, residuals
     from workbench.analyses.latent import decode_latents, early_stopping, latent_lens
     from workbench.analyses.lens import logit_lens
-    from workbench.backend import Model, load_model
-    from workbench.widgets import AttentionMap, LatentDecoder, PopulationExplorer
+    from workbench.backend import Model, load_model, random_weights
+    from workbench.widgets import AttentionMap, GraphReorganization, LatentDecoder, PopulationExplorer
 
 
 def __getattr__(name: str) -> Any:
-    if name == "charts":  # static Altair charts (PNG/SVG offline)
-        return import_module("workbench.charts")
+    if name in _MODULES:
+        return import_module(_MODULES[name])
     if name in _LAZY:
         value = getattr(import_module(_LAZY[name]), name)
         globals()[name] = value
@@ -74,7 +79,11 @@ __all__ = [
     "AttentionMap",
     "PopulationExplorer",
     "LatentDecoder",
+    "GraphReorganization",
+    "random_weights",
     "charts",
+    "incontext",
+    "graphs",
     "save",
     "load",
     "validate_attention",

@@ -17,7 +17,7 @@ import xarray as xr
 
 from workbench.data import DataModelError, validate_attention
 
-__all__ = ["population_scatter", "attention_heatmap", "to_png", "to_svg"]
+__all__ = ["population_scatter", "attention_heatmap", "graph_reorganization", "to_png", "to_svg"]
 
 
 def population_scatter(ds: xr.Dataset, x: str = "max_id_hierarchical", y: str = "ood_accuracy",
@@ -87,6 +87,78 @@ def attention_heatmap(da: xr.DataArray, layer: int = 0, head: int = 0, prompt: i
         color=alt.Color("weight:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1])),
         tooltip=["query_token", "key_token", alt.Tooltip("weight:Q", format=".3f")],
     ).properties(width=cell_px * len(k_keep), height=cell_px * len(q_keep))
+
+
+def graph_reorganization(ds: xr.Dataset, layer: int | None = None, context: int | None = None,
+                         components: tuple[int, int] = (0, 1), color: str | None = None,
+                         size: int = 320) -> alt.HConcatChart:
+    """The GraphReorganization widget's figure, static: node means at context length ``context`` in two principal
+    components (edges as lines, words as labels, coloured by a node group), beside the energy ratio and Procrustes
+    R^2 against T (log axis) with the permutation-null band, the controls in grey and a rule at T. After Park et al.
+    2025 (arXiv 2501.00070), Figure 1 and 4.
+
+    >>> # chart = graph_reorganization(wb.load("data/incontext/gemma3_grid.nc"), context=200); chart.save("grid.svg")
+    """
+    from workbench.data import validate_incontext
+    from workbench.widgets.graph_reorganization import COLOR_GROUPS, default_layer
+
+    ds = validate_incontext(ds)
+    layer = default_layer(ds) if layer is None else layer
+    context = int(ds.context.values[-1]) if context is None else context
+    if layer not in ds.layer.values:
+        raise DataModelError(f"layer={layer} is not one of the Dataset's layers {ds.layer.values.tolist()}.")
+    if context not in ds.context.values:
+        raise DataModelError(f"context={context} is not one of the Dataset's context lengths {ds.context.values.tolist()}.")
+    a, b = components
+    k = ds.sizes["component"]
+    if not (0 <= a < k and 0 <= b < k and a != b):
+        raise DataModelError(f"components must be two different indices in 0..{k - 1}, got {components!r}.")
+    color = color or next((g for g in COLOR_GROUPS if g in ds.coords), None)
+    frame = ds.sel(layer=layer, context=context)
+    pts = pd.DataFrame({"word": [str(w) for w in ds.word.values], "x": frame.pca.values[:, a],
+                        "y": frame.pca.values[:, b]})
+    if color:
+        pts[color] = ds.coords[color].values
+    pts = pts[np.isfinite(pts.x) & np.isfinite(pts.y)]
+    adj = ds.adjacency.values
+    edges = [{"edge": f"{i}-{j}", "x": pts.x[n], "y": pts.y[n]} for i in range(len(adj)) for j in range(i + 1, len(adj))
+             if adj[i, j] and i in pts.index and j in pts.index for n in (i, j)]
+    x_enc, y_enc = alt.X("x:Q", title=f"PC{a + 1}", axis=alt.Axis(labels=False)), alt.Y("y:Q", title=f"PC{b + 1}",
+                                                                                           axis=alt.Axis(labels=False))
+    lines = alt.Chart(pd.DataFrame(edges)).mark_line(color="#999", strokeWidth=1.2).encode(
+        x=x_enc, y=y_enc, detail="edge:N")
+    dots = alt.Chart(pts).mark_circle(size=90, opacity=1).encode(
+        x=x_enc, y=y_enc, tooltip=["word"] + ([color] if color else []),
+        **({"color": alt.Color(f"{color}:N", title=color)} if color else {}))
+    words = alt.Chart(pts).mark_text(align="left", dx=7, dy=-7, fontSize=11).encode(x=x_enc, y=y_enc, text="word")
+    title = f"{ds.attrs.get('model', '')} · layer {layer} · T = {context}".strip(" ·")
+    scatter = (lines + dots + words).properties(width=size, height=size, title=title)
+
+    def curve(var: str, name: str, null: bool) -> alt.LayerChart:
+        rows = [{"T": int(t), "value": float(v), "series": str(ds.attrs.get("model", "study"))}
+                for t, v in zip(ds.context.values, ds[var].sel(layer=layer).values)]
+        if f"control_{var}" in ds:
+            for c in ds.control.values:
+                rows += [{"T": int(t), "value": float(v), "series": f"control: {c}"}
+                         for t, v in zip(ds.context.values, ds[f"control_{var}"].sel(layer=layer, control=c).values)]
+        df = pd.DataFrame(rows)
+        df = df[np.isfinite(df.value)]
+        series = list(dict.fromkeys(r["series"] for r in rows))  # the study first, then the controls
+        x = alt.X("T:Q", scale=alt.Scale(type="log", domain=[int(ds.context.values[0]), int(ds.context.values[-1])],
+                                         nice=False), title="context length T")
+        chart = alt.Chart(df).mark_line().encode(x=x, y=alt.Y("value:Q", title=name), color=alt.Color(
+            "series:N", scale=alt.Scale(domain=series, range=["#1f77b4"] + ["#aaaaaa", "#777777", "#cccccc"][:len(series) - 1]),
+            title=None))
+        layers = [chart, alt.Chart(pd.DataFrame({"T": [context]})).mark_rule(strokeDash=[3, 3]).encode(x="T:Q")]
+        if null and "energy_null" in ds:
+            q = ds.energy_null.sel(layer=layer)
+            band = pd.DataFrame({"T": ds.context.values, "lo": q.sel(quantile=0.01).values,
+                                 "hi": q.sel(quantile=0.99).values})
+            layers.insert(0, alt.Chart(band).mark_area(opacity=0.25, color="#999").encode(x=x, y="lo:Q", y2="hi:Q"))
+        return alt.layer(*layers).properties(width=size * 0.8, height=size * 0.55)
+
+    curves = alt.vconcat(curve("energy_ratio", "energy ratio", True), curve("procrustes_r2", "Procrustes R²", False))
+    return alt.hconcat(scatter, curves).resolve_scale(color="independent")
 
 
 def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:

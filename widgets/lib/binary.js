@@ -60,3 +60,22 @@ export function toCodes(arr) {
   }
   return out;
 }
+
+/**
+ * Several float32 arrays packed in one buffer (workbench/widgets/_serialize.py `pack`): meta = {arrays: {name:
+ * {offset, shape}}}. Returns {name: {shape, data: Float32Array}}; values are copied out (little-endian reads), so any
+ * byte offset works.
+ */
+export function unpack(meta, buffer) {
+  const bytes = asBytes(buffer);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = {};
+  for (const [name, { offset, shape }] of Object.entries((meta && meta.arrays) || {})) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (offset + 4 * n > bytes.byteLength) throw new Error(`array ${name} runs past the end of its buffer`);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = dv.getFloat32(offset + 4 * i, true);
+    out[name] = { shape, data };
+  }
+  return out;
+}

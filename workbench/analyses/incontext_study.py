@@ -40,6 +40,22 @@ STUDIES: dict[str, tuple[str, Any, bool, list[int] | None, bool]] = {
 }
 
 
+def shipped_path(name: str) -> Path:
+    """Where the shipped study ``name`` (a key of :data:`STUDIES`) lives: ``$WORKBENCH_DATA/incontext`` or the
+    repository's ``data/incontext``.
+
+    >>> shipped_path("gemma3_grid").name
+    'gemma3_grid.nc'
+    """
+    import os
+
+    if name not in STUDIES:
+        raise ValueError(f"name {name!r} is not a shipped study; choose from {list(STUDIES)}.")
+    root = Path(os.environ["WORKBENCH_DATA"]) if os.environ.get("WORKBENCH_DATA") else \
+        Path(__file__).resolve().parents[2] / "data"
+    return root / "incontext" / f"{name}.nc"
+
+
 def pick_layer(ds: xr.Dataset, min_context: int = 100) -> int:
     """The layer whose Procrustes R^2, averaged over context lengths T >= ``min_context``, is highest.
 

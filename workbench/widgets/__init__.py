@@ -3,5 +3,6 @@
 from workbench.widgets.attention_map import AttentionMap
 from workbench.widgets.population_explorer import PopulationExplorer
 from workbench.widgets.latent_decoder import LatentDecoder
+from workbench.widgets.graph_reorganization import GraphReorganization
 
-__all__ = ["AttentionMap", "PopulationExplorer", "LatentDecoder"]
+__all__ = ["AttentionMap", "PopulationExplorer", "LatentDecoder", "GraphReorganization"]

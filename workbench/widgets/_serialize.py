@@ -110,6 +110,35 @@ def decode(meta: Meta | dict[str, Any], buf: bytes | memoryview) -> np.ndarray:
     return out
 
 
+
+def pack(arrays: dict[str, np.ndarray], limit: int = MAX_MESSAGE_BYTES) -> tuple[dict[str, Any], bytes]:
+    """Several float arrays in one buffer: little-endian float32, each at a 4-byte-aligned offset, so the front end
+    (``unpack`` in ``widgets/lib/binary.js``) views them without copying. Returns ``({"arrays": {name: {"offset",
+    "shape"}}}, bytes)``; NaN stays NaN.
+
+    >>> meta, buf = pack({"a": np.arange(3), "b": np.ones((2, 2))})
+    >>> meta["arrays"]["b"], len(buf)
+    ({'offset': 12, 'shape': [2, 2]}, 28)
+    """
+    parts, table, offset = [], {}, 0
+    for name, a in arrays.items():
+        b = np.ascontiguousarray(np.asarray(a), dtype="<f4")
+        table[str(name)] = {"offset": offset, "shape": [int(s) for s in b.shape]}
+        parts.append(b.tobytes())
+        offset += b.nbytes
+    check_size(offset, limit)
+    return {"arrays": table}, b"".join(parts)
+
+
+def unpack(meta: dict[str, Any], buf: bytes | memoryview) -> dict[str, np.ndarray]:
+    """Inverse of :func:`pack` (what the front end does), for tests and tools."""
+    raw = bytes(buf)
+    out = {}
+    for name, entry in meta["arrays"].items():
+        n = int(np.prod(entry["shape"])) if entry["shape"] else 1
+        out[name] = np.frombuffer(raw, dtype="<f4", count=n, offset=entry["offset"]).reshape(entry["shape"]).copy()
+    return out
+
 __all__ = [
     "MAX_MESSAGE_BYTES",
     "NAN_CODE",
@@ -123,6 +152,8 @@ __all__ = [
     "pooled_unit_codes",
     "encode_float",
     "decode",
+    "pack",
+    "unpack",
     "pool_factor",
     "max_pool2d",
 ]
