@@ -35,6 +35,7 @@ DIMS: tuple[str, ...] = (
     "basis",
     "node",
     "context",  # context length
+    "walk",  # one random walk of an in-context graph study
     "model",  # a member of a population
     "latent",  # latent-thought index
     "cluster_id",  # a cluster of one basis vector (POLCA), labels 0..n-1
