@@ -33,6 +33,10 @@ _LAZY = {
     "PopulationExplorer": "workbench.widgets",
     "LatentDecoder": "workbench.widgets",
     "GraphReorganization": "workbench.widgets",
+    "LossClusters": "workbench.widgets",
+    "polca": "workbench.analyses.polca",
+    "PolcaSample": "workbench.analyses.polca",
+    "validate_polca": "workbench.data",
     "random_weights": "workbench.backend",
 }
 #: Modules reachable as attributes: ``wb.charts``, ``wb.incontext`` (graph tracing), ``wb.graphs`` (graphs, walks).
@@ -46,7 +50,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.analyses.latent import decode_latents, early_stopping, latent_lens
     from workbench.analyses.lens import logit_lens
     from workbench.backend import Model, load_model, random_weights
-    from workbench.widgets import AttentionMap, GraphReorganization, LatentDecoder, PopulationExplorer
+    from workbench.analyses.polca import PolcaSample, polca
+    from workbench.data import validate_polca
+    from workbench.widgets import AttentionMap, GraphReorganization, LatentDecoder, LossClusters, PopulationExplorer
 
 
 def __getattr__(name: str) -> Any:
@@ -80,6 +86,10 @@ __all__ = [
     "PopulationExplorer",
     "LatentDecoder",
     "GraphReorganization",
+    "LossClusters",
+    "polca",
+    "PolcaSample",
+    "validate_polca",
     "random_weights",
     "charts",
     "incontext",

@@ -17,7 +17,7 @@ import xarray as xr
 
 from workbench.data import DataModelError, validate_attention
 
-__all__ = ["population_scatter", "attention_heatmap", "graph_reorganization", "to_png", "to_svg"]
+__all__ = ["population_scatter", "attention_heatmap", "graph_reorganization", "loss_clusters", "to_png", "to_svg"]
 
 
 def population_scatter(ds: xr.Dataset, x: str = "max_id_hierarchical", y: str = "ood_accuracy",
@@ -159,6 +159,60 @@ def graph_reorganization(ds: xr.Dataset, layer: int | None = None, context: int 
 
     curves = alt.vconcat(curve("energy_ratio", "energy ratio", True), curve("procrustes_r2", "Procrustes R²", False))
     return alt.hconcat(scatter, curves).resolve_scale(color="independent")
+
+
+def loss_clusters(ds: xr.Dataset, basis: int = 0, label: str = "place", width: int = 360,
+                  height: int = 220) -> alt.TopLevelMixin:
+    """The static LossClusters view of one POLCA vector (Kangaslahti, Rosenfeld & Saphra, arXiv 2506.15872, Fig. 4):
+    each cluster's median projected loss with its interquartile band, the same clusters' median exact loss (dashed),
+    the tau line and the steps where vectors were found, and composition bars by ``label``.
+
+    >>> # chart = loss_clusters(wb.load("data/polca/addition_polca.nc"), basis=3, label="carry")
+    """
+    from workbench.data import validate_polca
+    from workbench.widgets.loss_clusters import categorical_labels, cluster_curves
+
+    ds = validate_polca(ds)
+    k = ds.sizes["basis"]
+    if not 0 <= basis < k:
+        raise DataModelError(f"basis={basis} is out of range: the Dataset has {k} vector(s).")
+    labels = categorical_labels(ds)
+    if label not in labels:
+        raise DataModelError(f"label={label!r} is not a categorical sample coordinate; expected one of {sorted(labels)}.")
+    steps = np.asarray(ds.step.values)
+    c = np.asarray(ds.cluster.values[basis], np.int64)
+    q = cluster_curves(np.asarray(ds.projected_loss.values[basis], np.float64), c)
+    ex = cluster_curves(np.asarray(ds.exact_loss.values, np.float64), c)["median"]
+    rows = [{"step": int(s), "cluster": f"cluster {i}", "median": float(q["median"][i, j]),
+             "q1": float(q["q1"][i, j]), "q3": float(q["q3"][i, j]), "exact": float(ex[i, j])}
+            for i in range(q["median"].shape[0]) for j, s in enumerate(steps)]
+    df = pd.DataFrame(rows, columns=["step", "cluster", "median", "q1", "q3", "exact"])
+    color = alt.Color("cluster:N", scale=alt.Scale(scheme="tableau10"))
+    x = alt.X("step:Q", title="training step")
+    tau = float(ds.attrs.get("tau", np.nan))
+    rules = pd.DataFrame({"step": np.asarray(ds.found_at.values, float), "what": "vector found"})
+    if np.isfinite(tau):
+        rules = pd.concat([rules, pd.DataFrame({"step": [tau], "what": ["tau (exact loss flat)"]})])
+    rule = alt.Chart(rules).mark_rule(strokeDash=[4, 3], opacity=0.6).encode(
+        x="step:Q", color=alt.Color("what:N", scale=alt.Scale(range=["#999999", "#333333"]), title=""))
+    base = alt.Chart(df).encode(x=x, color=color)
+    band = base.mark_area(opacity=0.3).encode(y=alt.Y("q1:Q", title=f"projected loss, vector #{basis}"), y2="q3:Q",
+                                              color=alt.Color("cluster:N", scale=alt.Scale(scheme="tableau10"),
+                                                              legend=None))
+    line = base.mark_line().encode(y="median:Q", tooltip=["cluster", "step", "median", "q1", "q3"])
+    left = alt.layer(band, line, rule).resolve_scale(color="independent").properties(
+        width=width, height=height, title=f"POLCA clusters of vector #{basis}")
+    right = alt.layer(base.mark_line(strokeDash=[6, 4]).encode(y=alt.Y("exact:Q", title="exact loss (median)")),
+                      rule).resolve_scale(color="independent").properties(width=int(width * 0.7), height=height,
+                                                                         title="their exact loss")
+    values = np.asarray(ds.coords[label].values).astype(str)
+    comp = [{"cluster": f"cluster {i}", label: v, "share": float(np.mean(values[c == i] == v))}
+            for i in range(q["median"].shape[0]) for v in labels[label]]
+    bars = alt.Chart(pd.DataFrame(comp, columns=["cluster", label, "share"])).mark_bar().encode(
+        y=alt.Y("cluster:N", title=None), x=alt.X("share:Q", stack="normalize", title=f"composition by {label}"),
+        color=alt.Color(f"{label}:N", sort=labels[label], scale=alt.Scale(scheme="dark2")),
+        order=alt.Order("share:Q")).properties(width=width + int(width * 0.7) + 60)
+    return alt.vconcat(alt.hconcat(left, right), bars).resolve_scale(color="independent")
 
 
 def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:

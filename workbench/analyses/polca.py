@@ -82,6 +82,9 @@ class Sample:
                                   "next-token loss counts.")
 
 
+PolcaSample = Sample  # the name exported as ``workbench.PolcaSample``
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """One checkpoint: its training ``step``, a folder or model name ``source`` and an optional local ``revision``."""
@@ -746,6 +749,6 @@ def polca(checkpoints: Sequence[Any], samples: Sequence[Sample], root: str | os.
     return ds
 
 
-__all__ = ["Sample", "Checkpoint", "PolcaInputError", "PolcaRunError", "checkpoints_from", "check_shapes",
+__all__ = ["Sample", "PolcaSample", "Checkpoint", "PolcaInputError", "PolcaRunError", "checkpoints_from", "check_shapes",
            "load_checkpoint", "encode_samples", "prepare", "make_basis", "decompose_checkpoint", "decompose",
            "rerun", "failed", "gather", "assemble", "polca", "step_path", "METHODS"]

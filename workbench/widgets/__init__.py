@@ -4,5 +4,6 @@ from workbench.widgets.attention_map import AttentionMap
 from workbench.widgets.population_explorer import PopulationExplorer
 from workbench.widgets.latent_decoder import LatentDecoder
 from workbench.widgets.graph_reorganization import GraphReorganization
+from workbench.widgets.loss_clusters import LossClusters
 
-__all__ = ["AttentionMap", "PopulationExplorer", "LatentDecoder", "GraphReorganization"]
+__all__ = ["AttentionMap", "PopulationExplorer", "LatentDecoder", "GraphReorganization", "LossClusters"]
