@@ -30,7 +30,7 @@ def make_polca(n_problems: int = 60, seed: int = 0) -> xr.Dataset:
     v0 = np.where(low[:, None], _ramp(100, 100, 1.0), _ramp(500, 200, 0.4))
     v1 = np.where(carry[:, None], _ramp(600, 100, 0.8), _ramp(150, 100, 0.3))
     v2 = np.linspace(0, 0.5, STEPS.size)[None] * np.ones((n, 1))
-    pl = np.stack([v0, v1, v2]) + rng.normal(0, 0.01, (3, n, STEPS.size))
+    pl = np.stack([v0, v1, v2]) + rng.normal(0, 0.04, (3, n, STEPS.size))
     pl[:, :, 0] = 0.0
     exact = 2.3 * np.exp(-STEPS / 80)[None] * rng.uniform(0.8, 1.2, (n, 1)) + 0.01
     mcs, ms = F.scaled_sizes(n)

@@ -3,7 +3,7 @@
 import { bandPolygons, extent, fmt, linePieces, linear, ticks } from "./scales.js";
 import { rgba } from "./palette.js";
 
-export const MARGIN = { left: 52, right: 12, top: 20, bottom: 32 };
+export const MARGIN = { left: 52, right: 22, top: 20, bottom: 32 };
 
 /** The chart's scales for a pixel size and data ranges; also what the canvases expose as data-* attributes. */
 export function chartGeometry(width, height, steps, yArrays) {
@@ -105,9 +105,9 @@ export function drawRule(ctx, g, step, color, { dash = null, width = 1, label = 
   if (label) {
     ctx.fillStyle = color;
     ctx.font = `11px ${font}`;
-    ctx.textAlign = "center";
-    ctx.textBaseline = "bottom";
-    ctx.fillText(label, px, g.y0 - 2);
+    ctx.textAlign = "left";
+    ctx.textBaseline = "top";
+    ctx.fillText(label, px + 3, g.y0 + 2);
   }
   ctx.restore();
 }

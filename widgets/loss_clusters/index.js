@@ -12,7 +12,7 @@ import { clusterColor } from "./palette.js";
 import { fmt, nearestIndex, row } from "./scales.js";
 import "./styles.css";
 
-const SIZE = { main: [460, 260], exact: [300, 260], compare: [360, 220], spark: [96, 22] };
+const SIZE = { main: [420, 250], exact: [260, 250], compare: [320, 210], spark: [90, 22] };
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -255,7 +255,7 @@ function render({ model, el: host }) {
     barsCanvas.width = SIZE.main[0] + SIZE.exact[0];
     barsCanvas.height = barsHeight(v.nClusters);
     barRows = barLayout(barsCanvas.width, comp.shares, comp.counts);
-    const names = Array.from({ length: v.nClusters }, (_, c) => `cluster ${c} (${v.sizes[c]})`);
+    const names = Array.from({ length: v.nClusters }, (_, c) => `#${c} (${v.sizes[c]})`);
     drawBars(barsCanvas, barRows, cats, t, `composition by ${model.get("label")}`, sel, names);
     barsCanvas.dataset.label = model.get("label");
     barsCanvas.dataset.rows = JSON.stringify(barRows.map((r) => [r.y0, r.y1, r.segments.map((s) => [Math.round(s.x0 * 10) / 10, Math.round(s.x1 * 10) / 10])]));
@@ -266,7 +266,7 @@ function render({ model, el: host }) {
     eBars.width = SIZE.compare[0];
     eBars.height = barsHeight(nE);
     eBarRows = barLayout(eBars.width, ecomp.shares, ecomp.counts);
-    const enames = Array.from({ length: nE }, (_, c) => `exact ${c} (${ecomp.counts[c].reduce((a, b) => a + b, 0)})`);
+    const enames = Array.from({ length: nE }, (_, c) => `e${c} (${ecomp.counts[c].reduce((a, b) => a + b, 0)})`);
     drawBars(eBars, eBarRows, cats, t, `composition by ${model.get("label")}`, -1, enames);
     eBars.dataset.label = model.get("label");
   }
@@ -362,6 +362,10 @@ function render({ model, el: host }) {
     drawList();
     drawCompare();
     const v = vectorData(b);
+    if (v && model.get("cluster") >= v.nClusters) {
+      setTrait("cluster", -1); // a cluster of the previous vector (the kernel does the same); redraws
+      return;
+    }
     if (!v) {
       status.textContent = info.all_in_state ? `vector #${b} is missing from the widget state`
         : `vector #${b}: waiting for the kernel (only the selected vector travels; a saved page without a kernel shows the vector selected when it was saved)`;

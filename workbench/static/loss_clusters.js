@@ -232,7 +232,7 @@ function fmt(v) {
 }
 
 // loss_clusters/chart.js
-var MARGIN = { left: 52, right: 12, top: 20, bottom: 32 };
+var MARGIN = { left: 52, right: 22, top: 20, bottom: 32 };
 function chartGeometry(width, height, steps, yArrays) {
   const x0 = MARGIN.left, y0 = MARGIN.top;
   const w = width - MARGIN.left - MARGIN.right, h = height - MARGIN.top - MARGIN.bottom;
@@ -336,9 +336,9 @@ function drawRule(ctx, g, step, color, { dash = null, width = 1, label = "", fon
   if (label) {
     ctx.fillStyle = color;
     ctx.font = `11px ${font}`;
-    ctx.textAlign = "center";
-    ctx.textBaseline = "bottom";
-    ctx.fillText(label, px, g.y0 - 2);
+    ctx.textAlign = "left";
+    ctx.textBaseline = "top";
+    ctx.fillText(label, px + 3, g.y0 + 2);
   }
   ctx.restore();
 }
@@ -436,7 +436,7 @@ function highlight(text, start, end) {
 }
 
 // loss_clusters/index.js
-var SIZE = { main: [460, 260], exact: [300, 260], compare: [360, 220], spark: [96, 22] };
+var SIZE = { main: [420, 250], exact: [260, 250], compare: [320, 210], spark: [90, 22] };
 function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -669,7 +669,7 @@ ${n} clusters; best ${model.get("label")} homogeneity ${fmt(best)}` : "\ndropped
     barsCanvas.width = SIZE.main[0] + SIZE.exact[0];
     barsCanvas.height = barsHeight(v.nClusters);
     barRows = barLayout(barsCanvas.width, comp.shares, comp.counts);
-    const names = Array.from({ length: v.nClusters }, (_, c) => `cluster ${c} (${v.sizes[c]})`);
+    const names = Array.from({ length: v.nClusters }, (_, c) => `#${c} (${v.sizes[c]})`);
     drawBars(barsCanvas, barRows, cats, t, `composition by ${model.get("label")}`, sel, names);
     barsCanvas.dataset.label = model.get("label");
     barsCanvas.dataset.rows = JSON.stringify(barRows.map((r) => [r.y0, r.y1, r.segments.map((s) => [Math.round(s.x0 * 10) / 10, Math.round(s.x1 * 10) / 10])]));
@@ -679,7 +679,7 @@ ${n} clusters; best ${model.get("label")} homogeneity ${fmt(best)}` : "\ndropped
     eBars.width = SIZE.compare[0];
     eBars.height = barsHeight(nE);
     eBarRows = barLayout(eBars.width, ecomp.shares, ecomp.counts);
-    const enames = Array.from({ length: nE }, (_, c) => `exact ${c} (${ecomp.counts[c].reduce((a, b) => a + b, 0)})`);
+    const enames = Array.from({ length: nE }, (_, c) => `e${c} (${ecomp.counts[c].reduce((a, b) => a + b, 0)})`);
     drawBars(eBars, eBarRows, cats, t, `composition by ${model.get("label")}`, -1, enames);
     eBars.dataset.label = model.get("label");
   }
@@ -773,6 +773,10 @@ ${n} clusters; best ${model.get("label")} homogeneity ${fmt(best)}` : "\ndropped
     drawList();
     drawCompare();
     const v = vectorData(b);
+    if (v && model.get("cluster") >= v.nClusters) {
+      setTrait("cluster", -1);
+      return;
+    }
     if (!v) {
       status.textContent = info.all_in_state ? `vector #${b} is missing from the widget state` : `vector #${b}: waiting for the kernel (only the selected vector travels; a saved page without a kernel shows the vector selected when it was saved)`;
       stage.dataset.basis = "";
