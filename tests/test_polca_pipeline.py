@@ -74,6 +74,8 @@ def test_dataset_shape_and_data_model(run):
     assert ds.step.values.tolist() == list(range(0, STEPS + 1, EVERY))
     assert np.all(ds.projected_loss.isel(step=0).values == 0)
     assert ds.place.values.tolist()[:4] == ["1000s", "100s", "10s", "1s"]
+    starts = ds.target_start.values
+    assert starts[:4].tolist() == [8, 9, 10, 11] and np.all(ds.target_end.values == starts + 1)  # the answer digits
     assert set(np.unique(ds.cluster.values)) <= set(range(-2, 48))
     assert ds.method.values.tolist() == list(P.METHODS)
     saved = workbench.load(run["root"] / "polca.nc")

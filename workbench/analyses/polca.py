@@ -640,6 +640,9 @@ def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = 
     for name, c in samples.coords.items():
         if c.dims == ("sample",):
             coords[str(name)] = ("sample", c.values)
+    spans = _target_spans(settings, samples)
+    if spans is not None:
+        coords["target_start"], coords["target_end"] = ("sample", spans[0]), ("sample", spans[1])
     attrs = provenance(model=str(Path(settings.checkpoints[-1]["source"]).name), task="polca",
                        seed=settings.seed, paper=PAPER, tau=tau, delta=delta, min_cluster_size=mcs,
                        min_samples=ms, ratio_eps=ratio_eps, stored_every=int(store_every),
@@ -665,6 +668,23 @@ def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = 
         coords["method"] = list(METHODS)
         attrs["table_top"] = F.to_json({m: rows[m]["top"] for m in METHODS})
     return validate_polca(xr.Dataset(data, coords=coords, attrs=attrs))
+
+
+def _target_spans(settings: Settings, samples: xr.Dataset) -> tuple[np.ndarray, np.ndarray] | None:
+    """Character span of every sample's target token in its text (for highlighting), from the tokenizer's offsets;
+    None when the tokenizer gives no offsets."""
+    try:
+        tok = _tokenizer(Checkpoint(**settings.checkpoints[0]), None)
+        texts = [str(t) for t in samples["text"].values]
+        start, end = np.full(len(texts), -1, np.int64), np.full(len(texts), -1, np.int64)
+        cache: dict[str, list] = {}
+        for i, (text, p) in enumerate(zip(texts, samples["pos"].values)):
+            if text not in cache:
+                cache[text] = tok(text, return_offsets_mapping=True)["offset_mapping"]
+            start[i], end[i] = cache[text][int(p) + 1]
+        return start, end
+    except Exception:  # noqa: BLE001 - a slow or offset-less tokenizer: no highlight, nothing else changes
+        return None
 
 
 def _table(d, coord, curv, loss, steps, keep_idx, sl, keep_v, keep_s, cluster, breaks, exact_cluster, exact_breaks, tau,

@@ -35,7 +35,7 @@ from torch import nn
 from torch.func import functional_call, jacrev, jvp, vmap
 
 #: ``method="auto"`` uses forward mode up to this many directions, per-sample gradients above (see the benchmark).
-AUTO_JVP_MAX_DIRECTIONS: int = 32
+AUTO_JVP_MAX_DIRECTIONS: int = 16
 
 
 @dataclass
