@@ -357,3 +357,23 @@ def test_random_weights_control(tiny):
             random_weights(tiny)
     finally:
         tiny.remote = False
+
+
+def test_shipped_form_keeps_node_means_at_the_picked_layer_only(tiny_study, tmp_path):
+    from workbench import load, save
+    from workbench.analyses.incontext_study import compact, pick_layer
+
+    layer = pick_layer(tiny_study)
+    late = tiny_study.procrustes_r2.sel(context=tiny_study.context[tiny_study.context >= 100]).mean("context")
+    assert layer == int(tiny_study.layer[int(np.argmax(late.values))])
+    small = compact(tiny_study, layer)
+    kept = small.node_mean.sel(layer=layer).values
+    np.testing.assert_allclose(kept, tiny_study.node_mean.sel(layer=layer).values, rtol=1e-3, atol=1e-3)
+    others = small.node_mean.sel(layer=[v for v in tiny_study.layer.values if v != layer]).values
+    assert np.isnan(others.astype(np.float32)).all() and small.attrs["picked_layer"] == layer
+    xr.testing.assert_identical(small.drop_vars("node_mean"), tiny_study.drop_vars("node_mean").assign_attrs(
+        small.attrs))
+    dropped = compact(tiny_study, layer, node_mean=False)
+    assert "node_mean" not in dropped and "recomputes it" in dropped.attrs["node_mean_shipped"]
+    path = save(small, tmp_path / "s.nc", compress=True)
+    xr.testing.assert_identical(load(path), small)

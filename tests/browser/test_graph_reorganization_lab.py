@@ -1,4 +1,5 @@
-"""GraphReorganization in real JupyterLab + headless Chromium, and from saved state with no kernel.
+"""GraphReorganization in real JupyterLab + headless Chromium, and from saved state with no kernel, on the shipped
+Gemma-3-270M grid study (data/incontext/gemma3_grid.nc).
 
 Where each node must be drawn is recomputed here from the Dataset (read from the live kernel) with the documented
 rule of widgets/graph_reorganization/geometry.js (uniform scale filling the plot area), and the canvas pixel there
@@ -12,6 +13,7 @@ import functools
 import http.server
 import json
 import math
+import os
 import shutil
 import threading
 import time
@@ -23,6 +25,7 @@ import pytest
 from ipywidgets.embed import embed_data
 
 from wb_lab import (
+    DOCS,
     ROOT,
     SHOTS,
     TIMINGS,
@@ -37,7 +40,6 @@ from wb_lab import (
 pytestmark = pytest.mark.browser
 
 NB = "graph_reorganization.ipynb"
-PRELUDE = f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
 W, H, MARGIN, RADIUS = 440, 420, 40, 6  # geometry.js SCATTER and RADIUS
 PANEL = dict(width=290, height=170, left=40, right=10, top=22, bottom=28)  # geometry.js PANEL
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]  # rows 0..3
@@ -97,41 +99,43 @@ def test_graph_reorganization_in_jupyterlab(lab, page):
     from playwright.sync_api import expect
 
     t0 = time.perf_counter()
+    # offline_budget=0: only the shown layer is in the widget's state, so picking another asks the kernel
     write_notebook(lab["root"] / NB, [
-        PRELUDE + "import json\nfrom incontext_fixtures import make_study\n"
-        "from workbench.widgets import GraphReorganization\nds = make_study()\n"
-        "w = GraphReorganization(ds, layer=2)\nw",
+        "import json\nimport workbench as wb\nfrom workbench.analyses.incontext_study import shipped_path\n"
+        "ds = wb.load(shipped_path('gemma3_grid'))\nw = wb.GraphReorganization(ds, offline_budget=0)\nw",
     ])
     open_and_run_all(page, lab, NB)
     page.wait_for_selector(".wb-gr[data-ready='1']", timeout=60_000)
     TIMINGS["graph_reorganization_render_s"] = time.perf_counter() - t0
     contexts = _kernel_json(lab, "ds.context.values.tolist()")
     rows = _kernel_json(lab, "ds.row.values.tolist()")
+    layer = int(kernel_eval(lab, NB, "w.layer"))
+    assert layer == int(kernel_eval(lab, NB, "int(ds.attrs['picked_layer'])"))
     _wait_context(page, contexts[-1])
 
     def pca(layer: int, t: int) -> np.ndarray:
         return np.array(_kernel_json(lab, f"ds.pca.sel(layer={layer}, context={t}).values[:, :2].tolist()"), float)
 
-    last = check_points(page, pca(2, contexts[-1]), rows)
+    last = check_points(page, pca(layer, contexts[-1]), rows)
 
-    # the slider, from the keyboard: Home then two steps right -> the third context length
+    # the slider, from the keyboard: Home then steps right -> the 31st context length
     slider = page.locator("input.wb-gr-slider")
     slider.focus()
     page.keyboard.press("Home")
-    page.keyboard.press("ArrowRight")
-    page.keyboard.press("ArrowRight")
-    _wait_context(page, contexts[2])
-    assert kernel_eval(lab, NB, "w.context") == str(contexts[2])
-    moved = check_points(page, pca(2, contexts[2]), rows)
+    for _ in range(30):
+        page.keyboard.press("ArrowRight")
+    _wait_context(page, contexts[30])
+    assert kernel_eval(lab, NB, "w.context") == str(contexts[30])
+    moved = check_points(page, pca(layer, contexts[30]), rows)
     assert np.nanmax(np.abs(moved - last)) > 10, "the points did not move with T"
 
     # play advances T by itself; pause stops it
     page.locator("button.wb-gr-play").click()
-    _wait_context(page, contexts[4])
+    _wait_context(page, contexts[33])
     page.locator("button.wb-gr-play").click()
     assert page.locator(".wb-gr").get_attribute("data-playing") == "0"
     shown = int(page.locator(".wb-gr").get_attribute("data-context"))
-    assert shown >= contexts[4]
+    assert shown >= contexts[33]
     deadline = time.time() + 10
     while kernel_eval(lab, NB, "w.context") != str(shown) and time.time() < deadline:
         time.sleep(0.2)
@@ -139,7 +143,7 @@ def test_graph_reorganization_in_jupyterlab(lab, page):
 
     # hover a node: its word in the tooltip, and a ring in the accent colour around one of its neighbours
     t_now = shown
-    pos = expected_pixels(*pca(2, t_now).T)
+    pos = expected_pixels(*pca(layer, t_now).T)
     node = clear_nodes(pos)[0]
     scatter = page.locator("canvas.wb-gr-scatter")
     before = scatter.evaluate("c => c.toDataURL()")
@@ -156,31 +160,37 @@ def test_graph_reorganization_in_jupyterlab(lab, page):
     assert any(p[3] > 0 and p[2] > p[0] for p in ring), ring  # the accent (blue) ring
     page.mouse.move(5, 5)
 
-    # a click on the energy curve at T = contexts[1] sets T, as the kernel sees it
+    # a click on the energy curve at T = contexts[20] sets T, as the kernel sees it
     panel = page.locator("canvas.wb-gr-curve-energy")
     domain = json.loads(panel.get_attribute("data-domain"))
     span = math.log(domain[1]) - math.log(domain[0])
-    x = PANEL["left"] + (math.log(contexts[1]) - math.log(domain[0])) / span * (PANEL["width"] - PANEL["left"] - PANEL["right"])
+    x = PANEL["left"] + (math.log(contexts[20]) - math.log(domain[0])) / span * (PANEL["width"] - PANEL["left"] - PANEL["right"])
     panel.click(position={"x": x, "y": PANEL["height"] / 2})
-    _wait_context(page, contexts[1])
+    _wait_context(page, contexts[20])
     deadline = time.time() + 10
-    while kernel_eval(lab, NB, "w.context") != str(contexts[1]) and time.time() < deadline:
+    while kernel_eval(lab, NB, "w.context") != str(contexts[20]) and time.time() < deadline:
         time.sleep(0.2)
-    assert kernel_eval(lab, NB, "w.context") == str(contexts[1])
+    assert kernel_eval(lab, NB, "w.context") == str(contexts[20])
     cursor = int(panel.get_attribute("data-cursor"))
     assert abs(cursor - x) <= 1.5
-    ink = canvas_pixel(page, "canvas.wb-gr-curve-energy", cursor, PANEL["top"] + 3)
-    assert ink[3] > 0, "no cursor drawn at T"
-    check_points(page, pca(2, contexts[1]), rows)
-
-    # another layer from the picker: the kernel sees it and the points are that layer's
-    page.select_option("select.wb-gr-layer", "1")
-    page.wait_for_function("() => document.querySelector('.wb-gr').dataset.layer === '1'")
-    assert kernel_eval(lab, NB, "w.layer") == "1"
-    check_points(page, pca(1, contexts[1]), rows)
-
+    ink = [canvas_pixel(page, "canvas.wb-gr-curve-energy", cursor, PANEL["top"] + dy) for dy in range(1, 9)]
+    assert any(p[3] > 0 and p[2] > p[0] for p in ink), f"no cursor drawn at T: {ink}"  # the dashed accent line
+    check_points(page, pca(layer, contexts[20]), rows)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.locator(".wb-gr").screenshot(path=SHOTS / "graph_reorganization.png")
+    shot = SHOTS / "graph_reorganization.png"
+    page.locator(".wb-gr").screenshot(path=shot)
+    if os.environ.get("WORKBENCH_UPDATE_SCREENSHOT") == "1":
+        DOCS.mkdir(exist_ok=True)
+        shutil.copy(shot, DOCS / "graph_reorganization.png")
+
+    # another layer from the picker: not in the widget's state, so the kernel sends its sweep; the points are its
+    page.select_option("select.wb-gr-layer", "17")
+    page.wait_for_function("() => { const r = document.querySelector('.wb-gr');"
+                           " return r.dataset.layer === '17' && r.dataset.ready === '1'; }")
+    assert kernel_eval(lab, NB, "w.layer, w._sweep_meta['layer']") == "(17, 17)"
+    check_points(page, pca(17, contexts[20]), rows)
+
+    page.locator(".wb-gr").screenshot(path=SHOTS / "graph_reorganization_layer17.png")
     assert_no_external_requests(page)
     assert not [e for e in page.console_errors if "wb-gr" in e or "graph" in e.lower()], page.console_errors
     TIMINGS["graph_reorganization_test_s"] = time.perf_counter() - t0
@@ -199,23 +209,20 @@ STATIC_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>GraphRe
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    import sys
-
-    sys.path.insert(0, str(ROOT / "tests"))
-    from incontext_fixtures import make_study
-
-    from workbench.widgets import GraphReorganization
+    import workbench as wb
+    from workbench.analyses.incontext_study import shipped_path
 
     nm = ensure_npm_packages()
-    ds = make_study()
-    w = GraphReorganization(ds, layer=2, context=int(ds.context.values[-1]))
+    ds = wb.load(shipped_path("gemma3_grid"))
+    w = wb.GraphReorganization(ds)
+    lean = wb.GraphReorganization(ds, offline_budget=0)
     d = tmp_path_factory.mktemp("gr-export")
     vendor = d / "vendor"
     vendor.mkdir()
     shutil.copytree(nm / "@jupyter-widgets" / "html-manager" / "dist", vendor / "html-manager")
     shutil.copy(nm / "requirejs" / "require.js", vendor / "require.js")
     shutil.copy(Path(anywidget.__file__).parent / "nbextension" / "index.js", vendor / "anywidget.js")
-    data = embed_data(views=[w], drop_defaults=False)
+    data = embed_data(views=[w, lean], drop_defaults=False)
     views = "\n".join(f'<script type="application/vnd.jupyter.widget-view+json">{json.dumps(v)}</script>'
                       for v in data["view_specs"])
     (d / "index.html").write_text(STATIC_PAGE.format(state=json.dumps(data["manager_state"]), views=views))
@@ -232,23 +239,37 @@ def exported(tmp_path_factory):
 
 
 def test_static_export_draws_and_explores_without_kernel(exported, page):
+    from playwright.sync_api import expect
+
     url, ds = exported
     rows = [int(r) for r in ds.row.values]
     contexts = [int(c) for c in ds.context.values]
+    layer = int(ds.attrs["picked_layer"])
     page.goto(f"{url}/index.html")
-    page.wait_for_selector(".wb-gr[data-ready='1']", timeout=60_000)
-    _wait_context(page, contexts[-1])
-    check_points(page, ds.pca.sel(layer=2, context=contexts[-1]).values[:, :2].astype(np.float64), rows)
-    # the slider works from the saved state: Home -> the first context length's points
-    page.locator("input.wb-gr-slider").focus()
+    page.wait_for_function("() => document.querySelectorAll(\".wb-gr[data-ready='1']\").length === 2", timeout=60_000)
+    first = ".wb-gr >> nth=0"
+    scatter = "canvas.wb-gr-scatter"  # canvas_pixel reads the first match: the full widget's
+    assert page.locator(first).get_attribute("data-context") == str(contexts[-1])
+    check_points(page, ds.pca.sel(layer=layer, context=contexts[-1]).values[:, :2].astype(np.float64), rows, scatter)
+    # the slider works from the saved state
+    page.locator("input.wb-gr-slider").first.focus()
     page.keyboard.press("Home")
-    page.keyboard.press("ArrowRight")
-    _wait_context(page, contexts[1])
-    check_points(page, ds.pca.sel(layer=2, context=contexts[1]).values[:, :2].astype(np.float64), rows)
+    for _ in range(25):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("t => document.querySelector('.wb-gr').dataset.context === String(t)", arg=contexts[25])
+    check_points(page, ds.pca.sel(layer=layer, context=contexts[25]).values[:, :2].astype(np.float64), rows, scatter)
     # and so does another layer: every layer is in the saved bundle
-    page.select_option("select.wb-gr-layer", "0")
-    page.wait_for_function("() => document.querySelector('.wb-gr').dataset.layer === '0'")
-    assert page.locator(".wb-gr").get_attribute("data-ready") == "1"
-    check_points(page, ds.pca.sel(layer=0, context=contexts[1]).values[:, :2].astype(np.float64), rows)
-    page.locator(".wb-gr").screenshot(path=SHOTS / "graph_reorganization_static.png")
+    page.locator("select.wb-gr-layer").first.select_option("9")
+    page.wait_for_function("() => document.querySelector('.wb-gr').dataset.layer === '9'")
+    assert page.locator(first).get_attribute("data-ready") == "1"
+    check_points(page, ds.pca.sel(layer=9, context=contexts[25]).values[:, :2].astype(np.float64), rows, scatter)
+    page.locator(first).screenshot(path=SHOTS / "graph_reorganization_static.png")
+    # the twin saved without its bundle says on the page that another layer needs a live kernel
+    twin = page.locator(".wb-gr").nth(1)
+    note = twin.locator(".wb-gr-note")
+    expect(note).to_be_hidden()
+    twin.locator("select.wb-gr-layer").select_option("9")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("needs a live kernel")
+    assert twin.get_attribute("data-ready") == "0"
     assert_no_external_requests(page)

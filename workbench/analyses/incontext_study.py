@@ -72,7 +72,7 @@ def compact(ds: xr.Dataset, layer: int, node_mean: bool = True) -> xr.Dataset:
     """The shipped form: ``node_mean`` only at ``layer`` (float16; NaN elsewhere), or dropped; said in the attrs."""
     ds = ds.assign_attrs(picked_layer=int(layer))
     if not node_mean:
-        return ds.drop_vars("node_mean").drop_dims("hidden").assign_attrs(
+        return ds.drop_vars("node_mean").assign_attrs(
             node_mean_shipped="node_mean is dropped from this shipped file to keep it small; every metric was "
                               "computed from it; `python -m workbench.analyses.incontext_study` recomputes it")
     kept = ds.node_mean.where(ds.layer == layer).astype(np.float16)
