@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from workbench.data import DataModelError, load, save, validate_attention, validate_logit_lens, validate_residuals
+from workbench.data import (DataModelError, load, save, validate_attention, validate_incontext, validate_logit_lens,
+                            validate_residuals)
 
 _LAZY = {
     "load_model": "workbench.backend",
@@ -99,5 +100,6 @@ __all__ = [
     "validate_attention",
     "validate_residuals",
     "validate_logit_lens",
+    "validate_incontext",
     "DataModelError",
 ]
