@@ -568,7 +568,8 @@ METHODS = ("exact loss", "change in exact loss", "LCA (top-50 parameters)", "Fis
 
 def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = None, delta: float | None = None,
              min_cluster_size: int | None = None, min_samples: int | None = None, ratio_eps: float = 1e-2,
-             carry_label: str = "carry", place_label: str = "place", progress: bool = True) -> xr.Dataset:
+             carry_label: str = "carry", place_label: str = "place", store_dtype: str = "float32",
+             progress: bool = True) -> xr.Dataset:
     """The study's Dataset from a decomposed run: POLCA's projected losses (second order included), filters, HDBSCAN
     clusters, break steps and the baselines' Table 1 rows (when the samples carry ``carry``/``place`` labels).
 
@@ -576,6 +577,8 @@ def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = 
     the last), and clusters and break steps are found on those (the stored data is what was clustered). ``tau`` defaults to
     :func:`~workbench.analyses.polca_findings.flattening_step` of the mean exact loss, ``delta`` to ``tau / 10``;
     HDBSCAN's sizes default to :func:`~workbench.analyses.polca_findings.scaled_sizes` of the sample count.
+    ``store_dtype="float16"`` stores the projected losses at half precision (for shipping); they are rounded to it
+    before the filters and the clustering, so the stored values are exactly what was clustered.
 
     >>> ds = assemble("/work/polca/study")                                                  # doctest: +SKIP
     """
@@ -599,8 +602,10 @@ def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = 
     mcs = default_mcs if min_cluster_size is None else int(min_cluster_size)
     ms = default_ms if min_samples is None else int(min_samples)
 
+    if store_dtype not in ("float16", "float32"):
+        raise PolcaInputError(f"store_dtype must be 'float16' or 'float32', got {store_dtype!r}.")
     pl = F.projected_loss(F.polca_terms(d[:, sl["polca"]], coord[:, sl["polca"]], curv[:, sl["polca"]],
-                                        ratio_eps))[:, :, keep_idx]
+                                        ratio_eps))[:, :, keep_idx].astype(store_dtype).astype(np.float64)
     keep_v, keep_s = F.vector_filter(pl), F.sample_filter(pl)
     cluster = F.cluster_vectors(pl, mcs, ms, keep_v, keep_s, progress=progress)
     breaks = np.stack([F.break_steps(pl[b], steps, delta) for b in range(k)])
@@ -624,7 +629,7 @@ def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = 
     exact_break[: len(eb)] = eb
 
     data: dict[str, Any] = {
-        "projected_loss": (("basis", "sample", "step"), pl.astype(np.float32)),
+        "projected_loss": (("basis", "sample", "step"), pl.astype(store_dtype)),
         "exact_loss": (("sample", "step"), exact.astype(np.float32)),
         "cluster": (("basis", "sample"), cluster.astype(np.int16)),
         "exact_cluster": ("sample", exact_cluster.astype(np.int16)),

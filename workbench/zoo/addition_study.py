@@ -32,7 +32,8 @@ from workbench.zoo.tasks import addition as task
 HESSIAN_SEED = 77  # the fixed training sample of the Hessian
 #: the shipped study's settings
 STUDY: dict[str, Any] = {"problems": 500, "hessian_problems": 512, "basis_every": 160, "every": 1,
-                         "curvature_samples": 64, "curvature_every": 10, "store_every": 4}
+                         "curvature_samples": 64, "curvature_every": 10, "store_every": 8,
+                         "store_dtype": "float16"}
 
 
 def study_samples(n: int = STUDY["problems"]) -> tuple[list, dict[str, np.ndarray]]:
@@ -91,7 +92,7 @@ def run_study(run: str | Path, root: str | Path, settings: dict[str, Any] | None
     ds = polca(checkpoint_folders(run, s["every"]), samples, root, hessian_samples=hessian_samples(
         s["hessian_problems"]), basis_every=s["basis_every"], labels=labels,
         curvature_samples=s["curvature_samples"], curvature_every=s["curvature_every"],
-        store_every=s["store_every"], client=client, workers=workers,
+        store_every=s["store_every"], store_dtype=s["store_dtype"], client=client, workers=workers,
         progress=progress)
     ds.attrs["study_seconds"] = round(time.time() - t0, 1)
     ds.attrs["study_settings"] = json.dumps(s)
