@@ -150,6 +150,7 @@ def trace_walk(model: Any, graph: Graph, walk: Sequence[int], layers: Sequence[i
     import nnsight
     import torch
 
+    from workbench.analyses.core import _no_cache
     from workbench.backend.model import Batch
 
     walk = np.asarray([graph.index(int(i)) for i in walk], dtype=np.int64)
@@ -177,7 +178,7 @@ def trace_walk(model: Any, graph: Graph, walk: Sequence[int], layers: Sequence[i
     blocks = list(model.blocks)
     norm = model.final_norm
     unembed = model.unembed
-    with torch.no_grad(), model.trace(batch) as tracer:
+    with torch.no_grad(), model.trace(batch, **_no_cache(model)) as tracer:
         means = nnsight.save([])
         probs = nnsight.save([])
         for layer in chosen:
