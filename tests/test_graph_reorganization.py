@@ -80,8 +80,9 @@ def test_bad_input(study):
         _widget(study.drop_vars("pca"))
     with pytest.raises(DataModelError, match=r"layer must be one of the Dataset's layers \[0\], got 3"):
         _widget(study, layer=3)
-    with pytest.raises(DataModelError, match="context must be one of the Dataset's context lengths"):
-        _widget(study, context=77)
+    with pytest.raises(DataModelError, match=r"context must be a context length in 1..400"):
+        _widget(study, context=401)
+    assert _widget(study, context=77).context == 100  # the nearest on a log scale: |log 77/100| < |log 77/50|
     with pytest.raises(DataModelError, match="two different component indices"):
         _widget(study, components=(1, 1))
     with pytest.raises(DataModelError, match="color_by must be one of"):
@@ -89,9 +90,11 @@ def test_bad_input(study):
     with pytest.raises(DataModelError, match="offline_budget"):
         _widget(study, offline_budget=-1)
     w = _widget(study)
-    with pytest.raises(traitlets.TraitError, match="context must be one of"):
-        w.context = 21
+    with pytest.raises(traitlets.TraitError, match="context must be a context length"):
+        w.context = 0
     assert w.context == 400, "a refused value leaves the widget as it was"
+    w.context = 21
+    assert w.context == 20
 
 
 @pytest.fixture(scope="module")

@@ -64,7 +64,8 @@ class GraphReorganization(anywidget.AnyWidget):
     ``GraphReorganization(ds, layer=None, context=None, components=(0, 1), color_by=None,
     offline_budget=OFFLINE_BUDGET)``: ``ds`` passes :func:`workbench.data.validate_incontext` (the output of
     :func:`workbench.analyses.incontext.study`, optionally with :func:`~workbench.analyses.incontext.with_controls`).
-    ``layer``, ``context`` (a context length T from ``ds.context``), ``components`` and ``color_by`` are synced both ways.
+    ``layer``, ``context`` (a context length T: any T is moved to the Dataset's nearest one, on a log scale),
+    ``components`` and ``color_by`` are synced both ways.
 
     >>> import workbench as wb                                                               # doctest: +SKIP
     >>> wb.GraphReorganization(wb.load("data/incontext/gemma3_grid.nc"))                     # doctest: +SKIP
@@ -101,8 +102,7 @@ class GraphReorganization(anywidget.AnyWidget):
             raise DataModelError(f"offline_budget must be a byte count >= 0, got {offline_budget!r}.")
         layer = default_layer(ds) if layer is None else layer
         self._check_layer(layer)
-        context = self._contexts[-1] if context is None else context
-        self._check_context(context)
+        context = self._contexts[-1] if context is None else self._check_context(context)
         self._check_components(list(components))
         color_by = color_by if color_by is not None else (self._groups[0] if self._groups else "")
         self._check_color(color_by)
@@ -131,9 +131,13 @@ class GraphReorganization(anywidget.AnyWidget):
         return int(value)
 
     def _check_context(self, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) not in self._contexts:
-            raise DataModelError(f"context must be one of the Dataset's context lengths {self._contexts}, got {value!r}.")
-        return int(value)
+        """The Dataset's context length nearest ``value`` on a log scale (the slider's own spacing)."""
+        top = self._contexts[-1]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= int(value) <= top:
+            raise DataModelError(f"context must be a context length in 1..{top} (the Dataset has "
+                                 f"{self._contexts[0]}..{top}), got {value!r}.")
+        logs = np.log(np.asarray(self._contexts, dtype=np.float64))
+        return self._contexts[int(np.argmin(np.abs(logs - np.log(int(value)))))]
 
     def _check_components(self, value: list[Any]) -> list[int]:
         ok = (len(value) == 2 and all(isinstance(c, (int, np.integer)) and not isinstance(c, bool)
