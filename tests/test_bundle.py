@@ -74,5 +74,5 @@ def test_rebuild_is_byte_identical(tmp_path):
         pytest.skip("node missing: hash check only")
     subprocess.run([node, "build.mjs", "--outdir", str(tmp_path)], cwd=WIDGETS, check=True, capture_output=True,
                    timeout=120)
-    for name in ("attention_map.js", "attention_map.css", "manifest.json"):
+    for name in [*manifest()["outputs"], "manifest.json"]:  # every widget bundle and the page runtime
         assert (tmp_path / name).read_bytes() == (STATIC / name).read_bytes(), f"{name} differs: {REBUILD}"

@@ -35,6 +35,7 @@ _LAZY = {
     "LatentDecoder": "workbench.widgets",
     "GraphReorganization": "workbench.widgets",
     "LossClusters": "workbench.widgets",
+    "to_html": "workbench.widgets",
     "polca": "workbench.analyses.polca",
     "PolcaSample": "workbench.analyses.polca",
     "validate_polca": "workbench.data",
@@ -54,6 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.analyses.polca import PolcaSample, polca
     from workbench.data import validate_polca
     from workbench.widgets import AttentionMap, GraphReorganization, LatentDecoder, LossClusters, PopulationExplorer
+    from workbench.widgets import to_html
 
 
 def __getattr__(name: str) -> Any:
@@ -88,6 +90,7 @@ __all__ = [
     "LatentDecoder",
     "GraphReorganization",
     "LossClusters",
+    "to_html",
     "polca",
     "PolcaSample",
     "validate_polca",

@@ -1,9 +1,13 @@
 // The AttentionMap view, mountable on any model-like `source` ({get, set, save_changes, send, on, off}): the
 // AttentionMap widget passes its anywidget model; the PopulationExplorer passes `renamed(model, {...})` so its
 // linked map reads the explorer's own traits. Thumbnail grid (grid.js) + zoomable head (zoom.js); heads other than
-// the synced snapshot come from the kernel ({type: "get_head"}), zoomed rectangles of long inputs as tiles
-// ({type: "get_tile"}); replies carry `gen`, so a late reply for data no longer shown is dropped.
-import { decode } from "../lib/binary.js";
+// the synced snapshot come from the saved state when it holds them (`_heads`, or unpooled thumbnails: the offline
+// mode) and otherwise from the kernel ({type: "get_head"}), zoomed rectangles of long inputs as tiles
+// ({type: "get_tile"}); replies carry `gen`, so a late reply for data no longer shown is dropped. With no kernel and
+// no saved copy, a note says what needs a live kernel.
+import { asBytes, decode } from "../lib/binary.js";
+import { hasKernel, kernelNote } from "../lib/offline.js";
+import "../lib/offline.css";
 import { onThemeChange, theme } from "../lib/theme.js";
 import { createGrid } from "./grid.js";
 import { createZoom } from "./zoom.js";
@@ -22,7 +26,27 @@ export function renamed(model, names) {
     send: (msg) => model.send(msg),
     on: (e, fn) => model.on(ev(e), fn),
     off: (e, fn) => model.off(ev(e), fn),
+    widget_manager: model.widget_manager,
   };
+}
+
+/** One head (layer l, head h of `prompt`) from a uint8 (layer, head, query, key) buffer, or null. */
+function headFrom(meta, buffer, prompt, l, h, gen) {
+  if (!meta || !meta.shape || meta.shape.length !== 4 || (meta.prompt ?? prompt) !== prompt || (meta.gen ?? 0) !== gen) return null;
+  const [L, H, nq, nk] = meta.shape;
+  if (l >= L || h >= H) return null;
+  const bytes = asBytes(buffer).subarray((l * H + h) * nq * nk, (l * H + h + 1) * nq * nk);
+  const m = { ...meta, shape: [nq, nk], pool: [1, 1], layer: l, head: h, prompt };
+  return { arr: decode(m, bytes), meta: m };
+}
+
+/** The head from the saved state: every head at full resolution (`_heads`), or thumbnails that were never pooled. */
+export function savedHead(source, prompt, l, h, gen) {
+  const full = headFrom(source.get("_heads_meta"), source.get("_heads"), prompt, l, h, gen);
+  if (full) return full;
+  const tm = source.get("_thumbs_meta");
+  if (tm && tm.pool && tm.pool[0] === 1 && tm.pool[1] === 1) return headFrom(tm, source.get("_thumbs"), prompt, l, h, gen);
+  return null;
 }
 
 /** Short badge text: ".93H" (value without the leading 0, first letter of the score type). */
@@ -70,11 +94,16 @@ export function mount(source, el) {
   const status = document.createElement("div");
   status.className = "wb-am-status";
   status.setAttribute("aria-live", "polite");
+  const note = kernelNote("wb-am-note");
   const grid = createGrid((l, h) => {
     source.set({ layer: l, head: h });
     source.save_changes(); // change:layer / change:head then call select()
   });
   const zoom = createZoom(root, (box) => {
+    if (!hasKernel(source)) {
+      note.show("zooming into this long input at full resolution", offlineReason());
+      return false;
+    }
     try {
       source.send({ type: "get_tile", ...box });
       return true;
@@ -83,7 +112,7 @@ export function mount(source, el) {
       return false;
     }
   });
-  left.append(title, grid.canvas, status);
+  left.append(title, grid.canvas, status, note.el);
   root.append(left, zoom.el);
   el.appendChild(root);
 
@@ -92,6 +121,8 @@ export function mount(source, el) {
   const pending = new Set(); // keys asked of the kernel and not answered yet
   let wanted = null, scores = null, ann = [], gen = 0;
 
+  const offlineReason = () => (source.get("_offline") || {}).missing || "";
+
   function remember(k, entry) {
     cache.delete(k);
     cache.set(k, entry);
@@ -99,6 +130,8 @@ export function mount(source, el) {
   }
 
   function show(entry, from) {
+    note.hide();
+    zoom.el.classList.remove("wb-stale");
     const th = theme(root);
     zoom.draw(entry.arr, entry.meta, source.get("query_tokens"), source.get("key_tokens"), th, ann);
     zoom.canvas.dataset.source = from;
@@ -128,7 +161,20 @@ export function mount(source, el) {
       remember(k, entry);
       return show(entry, "snapshot");
     }
+    const saved = savedHead(source, p, l, h, gen);
+    if (saved) {
+      remember(k, saved);
+      return show(saved, "state");
+    }
     status.textContent = `loading layer ${l} · head ${h} …`;
+    if (!hasKernel(source)) {
+      const ll = source.get("layer_labels")[l] ?? l, hl = source.get("head_labels")[h] ?? h;
+      status.textContent = `layer ${ll} · head ${hl}: not in the saved state`;
+      note.show(`Layer ${ll} · head ${hl}`, offlineReason());
+      zoom.canvas.dataset.source = "missing";
+      zoom.el.classList.add("wb-stale");
+      return;
+    }
     if (pending.has(k)) return;
     pending.add(k);
     try {

@@ -1,12 +1,16 @@
 // LatentDecoder front end: picker (picker.js), the decoded-token grid (grid.js) with the decoded trace on top
 // (trace.js), a side panel with the gold trace, answer and per-step verification, and a hover read-out of the
-// top-k tokens of any cell. Only the selected problem's grid is in the browser: the kernel sends it (binary) when
-// `problem` changes.
+// top-k tokens of any cell. The selected problem's grid comes from the saved state when it holds every problem
+// (`_all`, the offline mode), else from the kernel (binary, when `problem` changes); the filter runs here
+// (filter.js, the same rule as the kernel's). With neither a saved grid nor a kernel, a note says what needs one.
 import { decode, valueAt } from "../lib/binary.js";
+import { hasKernel, kernelNote } from "../lib/offline.js";
+import "../lib/offline.css";
 import { cssVar, onThemeChange, theme } from "../lib/theme.js";
 import { createTooltip } from "../lib/tooltip.js";
 import { cellAt, layout } from "./geometry.js";
 import { drawCells, drawText, measureStrip } from "./grid.js";
+import { visibleProblems } from "./filter.js";
 import { createPicker } from "./picker.js";
 import { checkFor, drawTrace } from "./trace.js";
 import "./styles.css";
@@ -48,10 +52,17 @@ function render({ model, el: host }) {
   const title = el("div", "wb-ld-title");
   const picker = createPicker(
     (p) => { model.set("problem", p); model.save_changes(); },
-    (f) => { model.set("filter", f); model.save_changes(); },
+    (f) => {
+      // as the kernel does: a problem the new filter hides gives way to the first one it shows
+      const vis = visibleProblems(model.get("_items"), f);
+      model.set("filter", f);
+      if (vis.length && !vis.includes(model.get("problem"))) model.set("problem", vis[0]);
+      model.save_changes();
+    },
   );
   const info = el("div", "wb-ld-info");
-  side.append(title, picker.el, info);
+  const note = kernelNote("wb-ld-kernelnote");
+  side.append(title, picker.el, note.el, info);
   const scroller = el("div", "wb-ld-scroll");
   const stage = el("div", "wb-ld-stage");
   const cells = el("canvas", "wb-ld-cells");
@@ -67,8 +78,20 @@ function render({ model, el: host }) {
   const th = () => ({ ...theme(root), mono: cssVar(root, "--jp-code-font-family", "monospace") });
 
   function drawPicker() {
-    picker.update(model.get("_items"), model.get("_visible"), model.get("problem"), model.get("filter"),
-      model.get("mode"), model.get("n_problems"));
+    const vis = visibleProblems(model.get("_items"), model.get("filter"));
+    picker.update(model.get("_items"), vis, model.get("problem"), model.get("filter"), model.get("mode"),
+      model.get("n_problems"));
+  }
+
+  /** The grid on show: the selected problem's from the saved state, else the kernel's when it is that problem. */
+  function selected() {
+    const p = model.get("problem");
+    const saved = (model.get("_all") || {})[String(p)];
+    if (saved) return { view: saved.view, prob: saved.prob, tok: saved.tok, ent: saved.ent, from: "state" };
+    const view = model.get("_view");
+    if (view && view.prob_meta && view.problem === p)
+      return { view, prob: model.get("_prob"), tok: model.get("_tok"), ent: model.get("_ent"), from: "kernel" };
+    return null;
   }
 
   function drawInfo(view) {
@@ -113,11 +136,21 @@ function render({ model, el: host }) {
   }
 
   function draw() {
-    const view = model.get("_view");
-    if (!view || !view.prob_meta) return;
-    const prob = decode(view.prob_meta, model.get("_prob"));
-    const tok = decode(view.tok_meta, model.get("_tok"));
-    const ent = view.ent_meta && view.ent_meta.dtype ? decode(view.ent_meta, model.get("_ent")) : null;
+    const cur0 = selected();
+    if (!cur0) {
+      stage.classList.add("wb-stale");
+      stage.dataset.from = "";
+      const p = model.get("problem");
+      if (!hasKernel(model)) note.show(`${model.get("mode") === "latent" ? "Problem" : "Prompt"} ${p}`,
+        (model.get("_offline") || {}).missing);
+      return;
+    }
+    note.hide();
+    stage.classList.remove("wb-stale");
+    const { view } = cur0;
+    const prob = decode(view.prob_meta, cur0.prob);
+    const tok = decode(view.tok_meta, cur0.tok);
+    const ent = view.ent_meta && view.ent_meta.dtype ? decode(view.ent_meta, cur0.ent) : null;
     const t = th();
     const mctx = text.getContext("2d");
     const boxes = view.mode === "latent" ? measureStrip(mctx, view.segments || [], t) : [];
@@ -134,7 +167,7 @@ function render({ model, el: host }) {
     drawInfo(view);
     title.textContent = model.get("title") ? `${model.get("title")} · ${view.mode}` : view.mode === "latent" ? "latent decoding" : "logit lens";
     Object.assign(stage.dataset, {
-      problem: view.problem, mode: view.mode, nRows: g.nRows, nCols: g.nCols, cellW: g.cw, cellH: g.ch,
+      problem: view.problem, mode: view.mode, from: cur0.from, nRows: g.nRows, nCols: g.nCols, cellW: g.cw, cellH: g.ch,
       x0: g.x0, y0: g.y0, rowOrder: "last-layer-first",
     });
     stage.dataset.drawn = String(Number(stage.dataset.drawn || 0) + 1);
@@ -173,12 +206,16 @@ function render({ model, el: host }) {
 
   const stopTheme = onThemeChange(() => { paint(); });
   model.on("change:_view", draw);
+  model.on("change:problem", draw);
+  model.on("change:_all", draw);
   for (const ev of ["change:_items", "change:_visible", "change:problem", "change:filter"]) model.on(ev, drawPicker);
   drawPicker();
   draw();
   return () => {
     stopTheme();
     model.off("change:_view", draw);
+    model.off("change:problem", draw);
+    model.off("change:_all", draw);
     for (const ev of ["change:_items", "change:_visible", "change:problem", "change:filter"]) model.off(ev, drawPicker);
     trace.removeEventListener("mousemove", onMove);
     trace.removeEventListener("mouseleave", onLeave);

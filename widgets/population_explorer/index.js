@@ -1,7 +1,9 @@
 // PopulationExplorer front end: controls (axes, colour, hyperparameter filters, "has head type"), the scatter
 // (scatter.js) and, beside it, the selected model's attention maps drawn by the AttentionMap view (../attention_map/
-// view.js) reading the explorer's map_* traits. Filtering runs here and, identically, in PopulationExplorer.visible().
+// view.js) reading the explorer's map_* traits, or, in offline mode, the selected model's map from the saved state
+// (`_maps`: every model on every example). Filtering runs here and, identically, in PopulationExplorer.visible().
 import { decode } from "../lib/binary.js";
+import { hasKernel, kernelNote } from "../lib/offline.js";
 import { onThemeChange, theme } from "../lib/theme.js";
 import { createTooltip } from "../lib/tooltip.js";
 import { mount, renamed } from "../attention_map/view.js";
@@ -16,6 +18,50 @@ const MAP_NAMES = {
   _annotations: "_map_annotations", _annotations_meta: "_map_annotations_meta", _scores: "_map_scores",
   _scores_meta: "_map_scores_meta",
 };
+
+/** The saved map of model `sel` on example `sample` (offline mode), or null. */
+export function savedMap(maps, sel, sample) {
+  return (maps && sel >= 0 && maps[`${sel}/${sample}`]) || null;
+}
+
+/**
+ * The linked map's source: the selected model's map from the saved state when it holds it (then no message goes to
+ * the kernel), else the map_* traits the kernel fills. Choosing another model or example rebuilds the map.
+ */
+export function mapSource(model) {
+  const base = renamed(model, MAP_NAMES);
+  const entry = () => savedMap(model.get("_maps"), model.get("selected"), model.get("sample"));
+  const rebuilds = new Map();
+  return {
+    ...base,
+    get(k) {
+      const e = entry();
+      if (!e) return base.get(k);
+      if (k in e) return e[k];
+      const [L, H] = (e._thumbs_meta && e._thumbs_meta.shape) || [1, 1];
+      if (k === "layer") return Math.max(0, Math.min(base.get("layer"), L - 1));
+      if (k === "head") return Math.max(0, Math.min(base.get("head"), H - 1));
+      if (k === "_head_meta" || k === "_heads_meta") return {}; // every head comes from the entry itself
+      return base.get(k);
+    },
+    on(ev, fn) {
+      base.on(ev, fn);
+      if (ev !== "change:_thumbs") return;
+      const again = () => fn();
+      rebuilds.set(fn, again);
+      model.on("change:selected", again);
+      model.on("change:sample", again);
+    },
+    off(ev, fn) {
+      base.off(ev, fn);
+      const again = rebuilds.get(fn);
+      if (ev !== "change:_thumbs" || !again) return;
+      model.off("change:selected", again);
+      model.off("change:sample", again);
+      rebuilds.delete(fn);
+    },
+  };
+}
 
 const same = (a, b) => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
 
@@ -140,10 +186,11 @@ function render({ model, el }) {
   const mapMsg = document.createElement("div");
   mapMsg.className = "wb-pe-mapmsg";
   mapHead.append(labelled("example ", sampleSel), mapMsg);
+  const note = kernelNote("wb-pe-note");
   const mapEl = document.createElement("div");
   mapEl.className = "wb-pe-map";
-  right.append(mapHead, mapEl);
-  const unmount = mount(renamed(model, MAP_NAMES), mapEl);
+  right.append(mapHead, note.el, mapEl);
+  const unmount = mount(mapSource(model), mapEl);
 
   function hover(i, x, y) {
     if (i === null) return tip.hide();
@@ -188,11 +235,20 @@ function render({ model, el }) {
   }
 
   function onMap() {
-    const sel = model.get("selected");
-    mapMsg.textContent = model.get("map_message");
-    mapEl.hidden = sel < 0 || !model.get("_map_thumbs_meta").shape;
-    sampleSel.value = String(model.get("sample"));
+    const sel = model.get("selected"), sample = model.get("sample");
+    const noExamples = !model.get("sample_labels").length;
+    const saved = savedMap(model.get("_maps"), sel, sample);
+    const live = model.get("_map_key") === `${sel}/${sample}` && !!model.get("_map_thumbs_meta").shape;
+    const ok = sel >= 0 && !noExamples && (!!saved || live);
+    mapEl.hidden = !ok;
+    mapMsg.textContent = sel < 0 || noExamples ? model.get("map_message") : ok || !hasKernel(model) ? "" : "loading …";
+    if (sel >= 0 && !noExamples && !ok && !hasKernel(model))
+      note.show(`The attention of model ${model.get("model_labels")[sel]} on example ${sample}`,
+        (model.get("_offline") || {}).missing);
+    else note.hide();
+    sampleSel.value = String(sample);
     right.dataset.model = String(sel);
+    right.dataset.mapFrom = !ok ? "" : saved ? "state" : "kernel";
   }
 
   const events = ["change:x", "change:y", "change:color", "change:filters", "change:has_head", "change:threshold",
@@ -200,6 +256,7 @@ function render({ model, el }) {
   for (const e of events) model.on(e, draw);
   model.on("change:_map_thumbs", onMap);
   model.on("change:map_message", onMap);
+  model.on("change:_map_key", onMap);
   model.on("change:sample", onMap);
   model.on("change:selected", onMap);
   const stopTheme = onThemeChange(draw);
@@ -209,6 +266,7 @@ function render({ model, el }) {
     for (const e of events) model.off(e, draw);
     model.off("change:_map_thumbs", onMap);
     model.off("change:map_message", onMap);
+    model.off("change:_map_key", onMap);
     model.off("change:sample", onMap);
     model.off("change:selected", onMap);
     stopTheme();

@@ -48,6 +48,30 @@ function toCodes(arr) {
   return out;
 }
 
+// lib/offline.js
+function hasKernel(model) {
+  const wm = model && model.widget_manager;
+  return !!(wm && wm.kernel);
+}
+function kernelNote(cls) {
+  const el = document.createElement("div");
+  el.className = `${cls} wb-needs-kernel`;
+  el.setAttribute("role", "status");
+  el.hidden = true;
+  return {
+    el,
+    /** Show `what` (e.g. "layer 3 · head 2") as needing a live kernel, with the saved state's reason. */
+    show(what, reason) {
+      el.textContent = `${what} needs a live kernel: it is not in this page's saved state` + (reason ? ` (${reason}).` : ".");
+      el.hidden = false;
+    },
+    hide() {
+      el.hidden = true;
+      el.textContent = "";
+    }
+  };
+}
+
 // lib/theme.js
 function cssVar(el, name, fallback) {
   const v = getComputedStyle(el).getPropertyValue(name).trim();
@@ -653,6 +677,21 @@ function createZoom(root, requestTile = () => false) {
 
 // attention_map/view.js
 var CACHE_HEADS = 6;
+function headFrom(meta, buffer, prompt, l, h, gen) {
+  if (!meta || !meta.shape || meta.shape.length !== 4 || (meta.prompt ?? prompt) !== prompt || (meta.gen ?? 0) !== gen) return null;
+  const [L, H, nq, nk] = meta.shape;
+  if (l >= L || h >= H) return null;
+  const bytes = asBytes(buffer).subarray((l * H + h) * nq * nk, (l * H + h + 1) * nq * nk);
+  const m = { ...meta, shape: [nq, nk], pool: [1, 1], layer: l, head: h, prompt };
+  return { arr: decode(m, bytes), meta: m };
+}
+function savedHead(source, prompt, l, h, gen) {
+  const full = headFrom(source.get("_heads_meta"), source.get("_heads"), prompt, l, h, gen);
+  if (full) return full;
+  const tm = source.get("_thumbs_meta");
+  if (tm && tm.pool && tm.pool[0] === 1 && tm.pool[1] === 1) return headFrom(tm, source.get("_thumbs"), prompt, l, h, gen);
+  return null;
+}
 function badgeText(v, name) {
   const s = v >= 1 ? "1.0" : v.toFixed(2).replace(/^0/, "").replace(/^-0/, "-");
   return name ? s + name[0].toUpperCase() : s;
@@ -693,11 +732,16 @@ function mount(source, el) {
   const status = document.createElement("div");
   status.className = "wb-am-status";
   status.setAttribute("aria-live", "polite");
+  const note = kernelNote("wb-am-note");
   const grid = createGrid((l, h) => {
     source.set({ layer: l, head: h });
     source.save_changes();
   });
   const zoom = createZoom(root, (box) => {
+    if (!hasKernel(source)) {
+      note.show("zooming into this long input at full resolution", offlineReason());
+      return false;
+    }
     try {
       source.send({ type: "get_tile", ...box });
       return true;
@@ -706,19 +750,22 @@ function mount(source, el) {
       return false;
     }
   });
-  left.append(title, grid.canvas, status);
+  left.append(title, grid.canvas, status, note.el);
   root.append(left, zoom.el);
   el.appendChild(root);
   const cache = /* @__PURE__ */ new Map();
   const key = (p, l, h) => `${p}/${l}/${h}`;
   const pending = /* @__PURE__ */ new Set();
   let wanted = null, scores = null, ann = [], gen = 0;
+  const offlineReason = () => (source.get("_offline") || {}).missing || "";
   function remember(k, entry) {
     cache.delete(k);
     cache.set(k, entry);
     while (cache.size > CACHE_HEADS) cache.delete(cache.keys().next().value);
   }
   function show(entry, from) {
+    note.hide();
+    zoom.el.classList.remove("wb-stale");
     const th = theme(root);
     zoom.draw(entry.arr, entry.meta, source.get("query_tokens"), source.get("key_tokens"), th, ann);
     zoom.canvas.dataset.source = from;
@@ -745,7 +792,20 @@ function mount(source, el) {
       remember(k, entry);
       return show(entry, "snapshot");
     }
+    const saved = savedHead(source, p, l, h, gen);
+    if (saved) {
+      remember(k, saved);
+      return show(saved, "state");
+    }
     status.textContent = `loading layer ${l} · head ${h} …`;
+    if (!hasKernel(source)) {
+      const ll = source.get("layer_labels")[l] ?? l, hl = source.get("head_labels")[h] ?? h;
+      status.textContent = `layer ${ll} · head ${hl}: not in the saved state`;
+      note.show(`Layer ${ll} · head ${hl}`, offlineReason());
+      zoom.canvas.dataset.source = "missing";
+      zoom.el.classList.add("wb-stale");
+      return;
+    }
     if (pending.has(k)) return;
     pending.add(k);
     try {

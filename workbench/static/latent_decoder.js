@@ -48,6 +48,30 @@ function toCodes(arr) {
   return out;
 }
 
+// lib/offline.js
+function hasKernel(model) {
+  const wm = model && model.widget_manager;
+  return !!(wm && wm.kernel);
+}
+function kernelNote(cls) {
+  const el2 = document.createElement("div");
+  el2.className = `${cls} wb-needs-kernel`;
+  el2.setAttribute("role", "status");
+  el2.hidden = true;
+  return {
+    el: el2,
+    /** Show `what` (e.g. "layer 3 · head 2") as needing a live kernel, with the saved state's reason. */
+    show(what, reason) {
+      el2.textContent = `${what} needs a live kernel: it is not in this page's saved state` + (reason ? ` (${reason}).` : ".");
+      el2.hidden = false;
+    },
+    hide() {
+      el2.hidden = true;
+      el2.textContent = "";
+    }
+  };
+}
+
 // lib/theme.js
 function cssVar(el2, name, fallback) {
   const v = getComputedStyle(el2).getPropertyValue(name).trim();
@@ -264,6 +288,18 @@ function drawText(canvas, g, view, prob, strings, tok, th, boxes, used) {
   return true;
 }
 
+// latent_decoder/filter.js
+function visibleProblems(items, filter) {
+  const terms = !filter || filter === "all" ? [] : filter.split(",");
+  const pass = (it, t) => {
+    const neg = t.startsWith("not ") || t === "incorrect";
+    const key = t === "incorrect" ? "correct" : t.replace(/^not /, "");
+    const v = it[key];
+    return v !== null && v !== void 0 && Boolean(v) !== neg;
+  };
+  return (items || []).filter((it) => terms.every((t) => pass(it, t))).map((it) => it.index);
+}
+
 // latent_decoder/picker.js
 var FILTERS = [
   ["correct", [["", "any answer"], ["correct", "correct"], ["incorrect", "incorrect"]]],
@@ -465,12 +501,15 @@ function render({ model, el: host }) {
       model.save_changes();
     },
     (f) => {
+      const vis = visibleProblems(model.get("_items"), f);
       model.set("filter", f);
+      if (vis.length && !vis.includes(model.get("problem"))) model.set("problem", vis[0]);
       model.save_changes();
     }
   );
   const info = el("div", "wb-ld-info");
-  side.append(title, picker.el, info);
+  const note = kernelNote("wb-ld-kernelnote");
+  side.append(title, picker.el, note.el, info);
   const scroller = el("div", "wb-ld-scroll");
   const stage = el("div", "wb-ld-stage");
   const cells = el("canvas", "wb-ld-cells");
@@ -484,14 +523,24 @@ function render({ model, el: host }) {
   let cur = null;
   const th = () => ({ ...theme(root), mono: cssVar(root, "--jp-code-font-family", "monospace") });
   function drawPicker() {
+    const vis = visibleProblems(model.get("_items"), model.get("filter"));
     picker.update(
       model.get("_items"),
-      model.get("_visible"),
+      vis,
       model.get("problem"),
       model.get("filter"),
       model.get("mode"),
       model.get("n_problems")
     );
+  }
+  function selected() {
+    const p = model.get("problem");
+    const saved = (model.get("_all") || {})[String(p)];
+    if (saved) return { view: saved.view, prob: saved.prob, tok: saved.tok, ent: saved.ent, from: "state" };
+    const view = model.get("_view");
+    if (view && view.prob_meta && view.problem === p)
+      return { view, prob: model.get("_prob"), tok: model.get("_tok"), ent: model.get("_ent"), from: "kernel" };
+    return null;
   }
   function drawInfo(view) {
     info.replaceChildren();
@@ -534,11 +583,23 @@ function render({ model, el: host }) {
     if (v) add("verified", `${f.verified_checks ?? v.verified_checks ?? "—"} of ${v.checks} checks`, "wb-ld-verified");
   }
   function draw() {
-    const view = model.get("_view");
-    if (!view || !view.prob_meta) return;
-    const prob = decode(view.prob_meta, model.get("_prob"));
-    const tok = decode(view.tok_meta, model.get("_tok"));
-    const ent = view.ent_meta && view.ent_meta.dtype ? decode(view.ent_meta, model.get("_ent")) : null;
+    const cur0 = selected();
+    if (!cur0) {
+      stage.classList.add("wb-stale");
+      stage.dataset.from = "";
+      const p = model.get("problem");
+      if (!hasKernel(model)) note.show(
+        `${model.get("mode") === "latent" ? "Problem" : "Prompt"} ${p}`,
+        (model.get("_offline") || {}).missing
+      );
+      return;
+    }
+    note.hide();
+    stage.classList.remove("wb-stale");
+    const { view } = cur0;
+    const prob = decode(view.prob_meta, cur0.prob);
+    const tok = decode(view.tok_meta, cur0.tok);
+    const ent = view.ent_meta && view.ent_meta.dtype ? decode(view.ent_meta, cur0.ent) : null;
     const t = th();
     const mctx = text.getContext("2d");
     const boxes = view.mode === "latent" ? measureStrip(mctx, view.segments || [], t) : [];
@@ -557,6 +618,7 @@ function render({ model, el: host }) {
     Object.assign(stage.dataset, {
       problem: view.problem,
       mode: view.mode,
+      from: cur0.from,
       nRows: g.nRows,
       nCols: g.nCols,
       cellW: g.cw,
@@ -603,12 +665,16 @@ function render({ model, el: host }) {
     paint();
   });
   model.on("change:_view", draw);
+  model.on("change:problem", draw);
+  model.on("change:_all", draw);
   for (const ev of ["change:_items", "change:_visible", "change:problem", "change:filter"]) model.on(ev, drawPicker);
   drawPicker();
   draw();
   return () => {
     stopTheme();
     model.off("change:_view", draw);
+    model.off("change:problem", draw);
+    model.off("change:_all", draw);
     for (const ev of ["change:_items", "change:_visible", "change:problem", "change:filter"]) model.off(ev, drawPicker);
     trace.removeEventListener("mousemove", onMove);
     trace.removeEventListener("mouseleave", onLeave);

@@ -48,6 +48,30 @@ function toCodes(arr) {
   return out;
 }
 
+// lib/offline.js
+function hasKernel(model) {
+  const wm = model && model.widget_manager;
+  return !!(wm && wm.kernel);
+}
+function kernelNote(cls) {
+  const el = document.createElement("div");
+  el.className = `${cls} wb-needs-kernel`;
+  el.setAttribute("role", "status");
+  el.hidden = true;
+  return {
+    el,
+    /** Show `what` (e.g. "layer 3 · head 2") as needing a live kernel, with the saved state's reason. */
+    show(what, reason) {
+      el.textContent = `${what} needs a live kernel: it is not in this page's saved state` + (reason ? ` (${reason}).` : ".");
+      el.hidden = false;
+    },
+    hide() {
+      el.hidden = true;
+      el.textContent = "";
+    }
+  };
+}
+
 // lib/theme.js
 function cssVar(el, name, fallback) {
   const v = getComputedStyle(el).getPropertyValue(name).trim();
@@ -666,8 +690,24 @@ function renamed(model, names) {
     save_changes: () => model.save_changes(),
     send: (msg) => model.send(msg),
     on: (e, fn) => model.on(ev(e), fn),
-    off: (e, fn) => model.off(ev(e), fn)
+    off: (e, fn) => model.off(ev(e), fn),
+    widget_manager: model.widget_manager
   };
+}
+function headFrom(meta, buffer, prompt, l, h, gen) {
+  if (!meta || !meta.shape || meta.shape.length !== 4 || (meta.prompt ?? prompt) !== prompt || (meta.gen ?? 0) !== gen) return null;
+  const [L, H, nq, nk] = meta.shape;
+  if (l >= L || h >= H) return null;
+  const bytes = asBytes(buffer).subarray((l * H + h) * nq * nk, (l * H + h + 1) * nq * nk);
+  const m = { ...meta, shape: [nq, nk], pool: [1, 1], layer: l, head: h, prompt };
+  return { arr: decode(m, bytes), meta: m };
+}
+function savedHead(source, prompt, l, h, gen) {
+  const full = headFrom(source.get("_heads_meta"), source.get("_heads"), prompt, l, h, gen);
+  if (full) return full;
+  const tm = source.get("_thumbs_meta");
+  if (tm && tm.pool && tm.pool[0] === 1 && tm.pool[1] === 1) return headFrom(tm, source.get("_thumbs"), prompt, l, h, gen);
+  return null;
 }
 function badgeText(v, name) {
   const s = v >= 1 ? "1.0" : v.toFixed(2).replace(/^0/, "").replace(/^-0/, "-");
@@ -709,11 +749,16 @@ function mount(source, el) {
   const status = document.createElement("div");
   status.className = "wb-am-status";
   status.setAttribute("aria-live", "polite");
+  const note = kernelNote("wb-am-note");
   const grid = createGrid((l, h) => {
     source.set({ layer: l, head: h });
     source.save_changes();
   });
   const zoom = createZoom(root, (box) => {
+    if (!hasKernel(source)) {
+      note.show("zooming into this long input at full resolution", offlineReason());
+      return false;
+    }
     try {
       source.send({ type: "get_tile", ...box });
       return true;
@@ -722,19 +767,22 @@ function mount(source, el) {
       return false;
     }
   });
-  left.append(title, grid.canvas, status);
+  left.append(title, grid.canvas, status, note.el);
   root.append(left, zoom.el);
   el.appendChild(root);
   const cache = /* @__PURE__ */ new Map();
   const key = (p, l, h) => `${p}/${l}/${h}`;
   const pending = /* @__PURE__ */ new Set();
   let wanted = null, scores = null, ann = [], gen = 0;
+  const offlineReason = () => (source.get("_offline") || {}).missing || "";
   function remember(k, entry) {
     cache.delete(k);
     cache.set(k, entry);
     while (cache.size > CACHE_HEADS) cache.delete(cache.keys().next().value);
   }
   function show(entry, from) {
+    note.hide();
+    zoom.el.classList.remove("wb-stale");
     const th = theme(root);
     zoom.draw(entry.arr, entry.meta, source.get("query_tokens"), source.get("key_tokens"), th, ann);
     zoom.canvas.dataset.source = from;
@@ -761,7 +809,20 @@ function mount(source, el) {
       remember(k, entry);
       return show(entry, "snapshot");
     }
+    const saved = savedHead(source, p, l, h, gen);
+    if (saved) {
+      remember(k, saved);
+      return show(saved, "state");
+    }
     status.textContent = `loading layer ${l} · head ${h} …`;
+    if (!hasKernel(source)) {
+      const ll = source.get("layer_labels")[l] ?? l, hl = source.get("head_labels")[h] ?? h;
+      status.textContent = `layer ${ll} · head ${hl}: not in the saved state`;
+      note.show(`Layer ${ll} · head ${hl}`, offlineReason());
+      zoom.canvas.dataset.source = "missing";
+      zoom.el.classList.add("wb-stale");
+      return;
+    }
     if (pending.has(k)) return;
     pending.add(k);
     try {
@@ -984,6 +1045,43 @@ var MAP_NAMES = {
   _scores: "_map_scores",
   _scores_meta: "_map_scores_meta"
 };
+function savedMap(maps, sel, sample) {
+  return maps && sel >= 0 && maps[`${sel}/${sample}`] || null;
+}
+function mapSource(model) {
+  const base = renamed(model, MAP_NAMES);
+  const entry = () => savedMap(model.get("_maps"), model.get("selected"), model.get("sample"));
+  const rebuilds = /* @__PURE__ */ new Map();
+  return {
+    ...base,
+    get(k) {
+      const e = entry();
+      if (!e) return base.get(k);
+      if (k in e) return e[k];
+      const [L, H] = e._thumbs_meta && e._thumbs_meta.shape || [1, 1];
+      if (k === "layer") return Math.max(0, Math.min(base.get("layer"), L - 1));
+      if (k === "head") return Math.max(0, Math.min(base.get("head"), H - 1));
+      if (k === "_head_meta" || k === "_heads_meta") return {};
+      return base.get(k);
+    },
+    on(ev, fn) {
+      base.on(ev, fn);
+      if (ev !== "change:_thumbs") return;
+      const again = () => fn();
+      rebuilds.set(fn, again);
+      model.on("change:selected", again);
+      model.on("change:sample", again);
+    },
+    off(ev, fn) {
+      base.off(ev, fn);
+      const again = rebuilds.get(fn);
+      if (ev !== "change:_thumbs" || !again) return;
+      model.off("change:selected", again);
+      model.off("change:sample", again);
+      rebuilds.delete(fn);
+    }
+  };
+}
 var same = (a, b) => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
 function visibleModels(cols, n, filters, hasHead, threshold, xs, ys) {
   const keep = new Array(n).fill(true);
@@ -1107,10 +1205,11 @@ function render({ model, el }) {
   const mapMsg = document.createElement("div");
   mapMsg.className = "wb-pe-mapmsg";
   mapHead.append(labelled("example ", sampleSel), mapMsg);
+  const note = kernelNote("wb-pe-note");
   const mapEl = document.createElement("div");
   mapEl.className = "wb-pe-map";
-  right.append(mapHead, mapEl);
-  const unmount = mount(renamed(model, MAP_NAMES), mapEl);
+  right.append(mapHead, note.el, mapEl);
+  const unmount = mount(mapSource(model), mapEl);
   function hover(i, x, y) {
     if (i === null) return tip.hide();
     const hp = Object.keys(hyper).map((h) => `${h}=${+cols[h][i].toPrecision(4)}`).join(" ");
@@ -1156,11 +1255,22 @@ function render({ model, el }) {
     root.dataset.selected = String(sel);
   }
   function onMap() {
-    const sel = model.get("selected");
-    mapMsg.textContent = model.get("map_message");
-    mapEl.hidden = sel < 0 || !model.get("_map_thumbs_meta").shape;
-    sampleSel.value = String(model.get("sample"));
+    const sel = model.get("selected"), sample = model.get("sample");
+    const noExamples = !model.get("sample_labels").length;
+    const saved = savedMap(model.get("_maps"), sel, sample);
+    const live = model.get("_map_key") === `${sel}/${sample}` && !!model.get("_map_thumbs_meta").shape;
+    const ok = sel >= 0 && !noExamples && (!!saved || live);
+    mapEl.hidden = !ok;
+    mapMsg.textContent = sel < 0 || noExamples ? model.get("map_message") : ok || !hasKernel(model) ? "" : "loading …";
+    if (sel >= 0 && !noExamples && !ok && !hasKernel(model))
+      note.show(
+        `The attention of model ${model.get("model_labels")[sel]} on example ${sample}`,
+        (model.get("_offline") || {}).missing
+      );
+    else note.hide();
+    sampleSel.value = String(sample);
     right.dataset.model = String(sel);
+    right.dataset.mapFrom = !ok ? "" : saved ? "state" : "kernel";
   }
   const events = [
     "change:x",
@@ -1174,6 +1284,7 @@ function render({ model, el }) {
   for (const e of events) model.on(e, draw);
   model.on("change:_map_thumbs", onMap);
   model.on("change:map_message", onMap);
+  model.on("change:_map_key", onMap);
   model.on("change:sample", onMap);
   model.on("change:selected", onMap);
   const stopTheme = onThemeChange(draw);
@@ -1183,6 +1294,7 @@ function render({ model, el }) {
     for (const e of events) model.off(e, draw);
     model.off("change:_map_thumbs", onMap);
     model.off("change:map_message", onMap);
+    model.off("change:_map_key", onMap);
     model.off("change:sample", onMap);
     model.off("change:selected", onMap);
     stopTheme();
@@ -1193,5 +1305,7 @@ function render({ model, el }) {
 var population_explorer_default = { render };
 export {
   population_explorer_default as default,
+  mapSource,
+  savedMap,
   visibleModels
 };

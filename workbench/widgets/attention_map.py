@@ -6,6 +6,12 @@ Data flow (all numbers as binary buffers, see ``_serialize``):
   ``THUMB_CELLS`` x ``THUMB_CELLS``; the cell count shrinks further when many heads would exceed the message cap.
 * ``_head`` (synced trait): the head selected at construction (or by :meth:`snapshot`), so the first paint needs no
   round trip and a saved/exported notebook still shows one head without a kernel.
+* ``_heads`` (synced trait, offline mode): every head of the current prompt at full resolution, one uint8 buffer of
+  shape (layer, head, query, key), when it fits ``offline_budget`` bytes (default 8 MB) and the thumbnails are pooled
+  (unpooled thumbnails already are every head at full resolution). It is set in its own message, after the rest of
+  the state. The front end reads any head from there before asking the kernel, so a saved notebook or an exported
+  page (:func:`workbench.widgets.export.to_html`) shows every head with no kernel; ``_offline`` says what a page
+  without a kernel lacks when it does not fit.
 * Any other head is fetched on demand: the front end sends ``{"type": "get_head", "layer", "head", "prompt"}`` and
   the kernel replies ``{"type": "head", ..., "meta"}`` with one buffer. A head bigger than ``MAX_HEAD_BYTES`` is
   max-pooled to fit (``meta["pool"]`` says by how much): this is the zoom's overview.
@@ -39,6 +45,7 @@ import traitlets
 import xarray as xr
 
 from workbench.data import DataModelError, validate_attention
+from workbench.widgets._offline import OFFLINE_BUDGET, check_budget, offline_status
 from workbench.widgets._pool import max_pool_codes, pool_factor
 from workbench.widgets._serialize import (
     MAX_MESSAGE_BYTES,
@@ -47,6 +54,7 @@ from workbench.widgets._serialize import (
     check_size,
     encode_float,
     pooled_unit_codes,
+    unit_codes,
     unit_meta,
 )
 
@@ -233,6 +241,23 @@ class HeadSource:
         check_size(codes.size)
         return {**unit_meta(codes.shape), "pool": [fq, fk], "gen": self.gen}, codes.tobytes()
 
+    @property
+    def full_thumbnails(self) -> bool:
+        """Whether the thumbnails are every head at full resolution (no pooling: at most THUMB_CELLS tokens)."""
+        n_l, n_h, nq, nk = self.weights.shape
+        return nq <= THUMB_CELLS and nk <= THUMB_CELLS and n_l * n_h * nq * nk <= MAX_MESSAGE_BYTES
+
+    def all_heads(self) -> tuple[dict[str, Any], bytes]:
+        """Every head at full resolution as one uint8 buffer of shape (layer, head, query, key) (offline mode).
+
+        >>> meta, buf = HeadSource(np.full((2, 3, 4, 4), 0.5, np.float32)).all_heads()
+        >>> meta["shape"], len(buf), buf[0]
+        ([2, 3, 4, 4], 96, 127)
+        """
+        codes = unit_codes(self.weights)
+        check_size(codes.size)
+        return {**unit_meta(codes.shape), "prompt": self.prompt, "gen": self.gen}, codes.tobytes()
+
     def head_payload(self, layer: int, head: int) -> tuple[dict[str, Any], bytes]:
         """One head as uint8, max-pooled only when it exceeds MAX_HEAD_BYTES (the zoom's overview)."""
         codes, f = self.overview(layer, head)
@@ -292,14 +317,31 @@ def badge_state(scores: tuple[np.ndarray, list[str]] | None) -> tuple[dict[str, 
     return {**meta, "names": list(names)}, buf
 
 
+def offline_heads(src: HeadSource, budget: int) -> tuple[dict[str, Any], bytes, dict[str, Any]]:
+    """What the saved state holds beyond the thumbnails and the selected head: ``(heads meta, heads bytes, status)``.
+
+    Unpooled thumbnails already hold every head, so nothing more is needed; otherwise every head at full resolution
+    when it fits ``budget`` bytes, else nothing (the kernel sends heads when asked; ``status["missing"]`` says so)."""
+    n_l, n_h, nq, nk = src.shape
+    if src.full_thumbnails:
+        return {}, b"", {**offline_status(0, budget, ""), "heads": "thumbnails"}
+    status = offline_status(n_l * n_h * nq * nk, budget, "every head at full resolution")
+    if not status["complete"]:
+        return {}, b"", {**status, "heads": "kernel"}
+    meta, buf = src.all_heads()
+    return meta, buf, {**status, "heads": "state"}
+
+
 class AttentionMap(anywidget.AnyWidget):
     """Interactive attention viewer: ``AttentionMap(da, prompt=0, layer=0, head=0, annotations=None,
-    head_scores=None)``.
+    head_scores=None, offline_budget=8_000_000)``.
 
     ``da`` must pass :func:`workbench.data.validate_attention` (dims layer, head, query, key, optional leading
     prompt). Click a thumbnail (or use the arrow keys on the grid) to select a head; ``layer`` and ``head`` are synced
     both ways, so setting them from Python redraws the view. Zoom the head with the wheel, a drag, the +/- buttons or
-    the +/-/0 keys; long inputs fetch the zoomed rectangle at full resolution from the kernel.
+    the +/-/0 keys; long inputs fetch the zoomed rectangle at full resolution from the kernel. When every head of the
+    prompt fits ``offline_budget`` bytes (at most one message, 8 MiB) they are all in the saved state, so a saved or
+    exported page shows any head without a kernel.
 
     >>> import numpy as np, xarray as xr
     >>> da = xr.DataArray(np.full((1, 2, 3, 3), 1 / 3, np.float32), dims=("layer", "head", "query", "key"),
@@ -333,10 +375,14 @@ class AttentionMap(anywidget.AnyWidget):
     _annotations_meta = traitlets.Dict().tag(sync=True)
     _scores = traitlets.Bytes(b"").tag(sync=True)
     _scores_meta = traitlets.Dict().tag(sync=True)
+    _heads = traitlets.Bytes(b"").tag(sync=True)  # offline mode: every head at full resolution, when it fits
+    _heads_meta = traitlets.Dict().tag(sync=True)
+    _offline = traitlets.Dict().tag(sync=True)  # what the saved state holds, and what a page without a kernel lacks
 
     def __init__(self, da: Any, prompt: int = 0, layer: int = 0, head: int = 0,
                  annotations: Mapping[str, Any] | None = None, head_scores: xr.DataArray | None = None,
-                 **kwargs: Any) -> None:
+                 offline_budget: int = OFFLINE_BUDGET, **kwargs: Any) -> None:
+        self._offline_budget = check_budget(offline_budget, limit=MAX_MESSAGE_BYTES)
         da = validate_attention(da)
         has_prompt = "prompt" in da.dims
         da = da.transpose(*(("prompt",) if has_prompt else ()), *_DIMS)
@@ -363,6 +409,7 @@ class AttentionMap(anywidget.AnyWidget):
             self.layer, self.head = int(layer), int(head)
             self.prompt = int(prompt)
             self._load_prompt()
+        self._load_offline()
         self._ready = True
         self.on_msg(self._on_custom_msg)
 
@@ -375,6 +422,7 @@ class AttentionMap(anywidget.AnyWidget):
     def _on_prompt(self, change: dict[str, Any]) -> None:
         if getattr(self, "_ready", False) and change["old"] != change["new"]:
             self._load_prompt()
+            self._load_offline()
 
     @traitlets.validate("layer", "head", "prompt")
     def _check_index(self, proposal: dict[str, Any]) -> int:
@@ -415,6 +463,14 @@ class AttentionMap(anywidget.AnyWidget):
             meta, buf = self.thumbnails()
             self._thumbs_meta, self._thumbs = dict(meta), buf
 
+    def _load_offline(self) -> None:
+        """Every head of the current prompt into the state when it fits the offline budget, in a message of its own
+        (so it never rides with the thumbnails over the message cap)."""
+        meta, buf, status = offline_heads(self._src, self._offline_budget)
+        with self.hold_sync():
+            self._heads_meta, self._heads = meta, buf
+            self._offline = status
+
     def snapshot(self) -> None:
         """Store the selected head in the synced state (first paint, kernel-free exports)."""
         meta, buf = self.head_payload(self.layer, self.head)
@@ -444,5 +500,5 @@ class AttentionMap(anywidget.AnyWidget):
         return self._src.reply_to(content)
 
 
-__all__ = ["AttentionMap", "HeadSource", "THUMB_CELLS", "MIN_THUMB_CELLS", "MAX_HEAD_BYTES", "MAX_TILE_BYTES",
+__all__ = ["AttentionMap", "HeadSource", "offline_heads", "THUMB_CELLS", "MIN_THUMB_CELLS", "MAX_HEAD_BYTES", "MAX_TILE_BYTES",
            "OVERVIEW_CACHE", "MAX_LABEL_CHARS", "annotations_from", "scores_from", "badge_state"]

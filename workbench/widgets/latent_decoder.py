@@ -12,9 +12,11 @@ Two kinds of Dataset are accepted:
   (layer, position, rank) for any model and prompt; columns are positions labelled with ``input_token``, and a
   ``prompt`` dim gets a prompt picker (the ``problem`` trait then indexes prompts).
 
-Only the selected problem's grid travels to the browser, as binary buffers (``_serialize``): probabilities as uint8
+The selected problem's grid travels to the browser as binary buffers (``_serialize``): probabilities as uint8
 codes, token strings as float32 indices into a per-problem string table. One update is checked against
-``MAX_MESSAGE_BYTES``.
+``MAX_MESSAGE_BYTES``. Offline mode: when every problem's grid fits ``offline_budget`` bytes (default 8 MB), all of
+them are in the synced state (``_all``, in a message of its own), so a saved or exported page switches problems and
+filters with no kernel; otherwise a page without a kernel says which problems need one (``_offline``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import traitlets
 import xarray as xr
 
 from workbench.data import DataModelError, validate_latent, validate_logit_lens
+from workbench.widgets._offline import OFFLINE_BUDGET, check_budget, offline_status
 from workbench.widgets._serialize import MAX_MESSAGE_BYTES, MessageTooLarge, encode_float, quantize_unit
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -289,9 +292,11 @@ def parse_filter(value: str) -> tuple[str, ...]:
 class LatentDecoder(anywidget.AnyWidget):
     """Latent-step x layer grid of top-k decoded tokens with the decoded trace drawn over it.
 
-    ``LatentDecoder(ds, problem=0, filter="all")``: ``ds`` passes :func:`workbench.data.validate_latent` or
-    :func:`workbench.data.validate_logit_lens`. ``problem`` (the problem, or the prompt of a lens Dataset) and
-    ``filter`` (``"all"`` or terms from :data:`FILTER_TERMS` joined by commas) are synced both ways.
+    ``LatentDecoder(ds, problem=0, filter="all", offline_budget=8_000_000)``: ``ds`` passes
+    :func:`workbench.data.validate_latent` or :func:`workbench.data.validate_logit_lens`. ``problem`` (the problem,
+    or the prompt of a lens Dataset) and ``filter`` (``"all"`` or terms from :data:`FILTER_TERMS` joined by commas)
+    are synced both ways. When every problem's grid fits ``offline_budget`` bytes (at most one message, 8 MiB), all
+    of them are in the saved state and a saved or exported page switches problems without a kernel.
 
     >>> import workbench as wb                                                     # doctest: +SKIP
     >>> wb.LatentDecoder(wb.logit_lens(wb.load_model("smollm2-135m"), "The capital of France is"))  # doctest: +SKIP
@@ -311,8 +316,12 @@ class LatentDecoder(anywidget.AnyWidget):
     _prob = traitlets.Bytes(b"").tag(sync=True)
     _tok = traitlets.Bytes(b"").tag(sync=True)
     _ent = traitlets.Bytes(b"").tag(sync=True)
+    _all = traitlets.Dict().tag(sync=True)  # offline mode: str(problem) -> {"view", "prob", "tok", "ent"}, when all fit
+    _offline = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, ds: Any, problem: int = 0, filter: str = "all", **kwargs: Any) -> None:  # noqa: A002
+    def __init__(self, ds: Any, problem: int = 0, filter: str = "all",  # noqa: A002
+                 offline_budget: int = OFFLINE_BUDGET, **kwargs: Any) -> None:
+        self._offline_budget = check_budget(offline_budget, limit=MAX_MESSAGE_BYTES)
         kind = detect_kind(ds)
         self._ready = False
         self._kind = kind
@@ -343,6 +352,7 @@ class LatentDecoder(anywidget.AnyWidget):
             self._visible = self.visible(terms)
             self.problem = int(problem)
             self._load()
+        self._load_offline()
         self._ready = True
 
     # -------------------------------------------------------------------------------------------------- checks
@@ -516,6 +526,27 @@ class LatentDecoder(anywidget.AnyWidget):
             raise MessageTooLarge(f"problem {i} needs {total:,} bytes, over the {MAX_MESSAGE_BYTES:,}-byte message cap; "
                                   "select fewer positions or ranks (ds.isel(...)) first.")
         return view, pbuf, tbuf, ebuf
+
+    def offline_payloads(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Every problem's payload (``{str(i): {"view", "prob", "tok", "ent"}}``) when together they fit the offline
+        budget, with the ``_offline`` status; ``({}, status)`` when they do not (counting stops at the budget)."""
+        what = "every problem's grid" if self._kind == "latent" else "every prompt's grid"
+        out: dict[str, Any] = {}
+        total = 0
+        for i in range(self._n):
+            view, pbuf, tbuf, ebuf = self.payload(i)
+            total += len(pbuf) + len(tbuf) + len(ebuf) + len(json.dumps(view))
+            if total > self._offline_budget:
+                return {}, {**offline_status(total, self._offline_budget, what, at_least=i < self._n - 1),
+                            "problems": "kernel"}
+            out[str(i)] = {"view": view, "prob": pbuf, "tok": tbuf, "ent": ebuf}
+        return out, {**offline_status(total, self._offline_budget, what), "problems": "state"}
+
+    def _load_offline(self) -> None:
+        """Every problem into the state when they fit the budget, in a message of its own."""
+        payloads, status = self.offline_payloads()
+        with self.hold_sync():
+            self._all, self._offline = payloads, status
 
     def _load(self) -> None:
         view, pbuf, tbuf, ebuf = self.payload(self.problem)

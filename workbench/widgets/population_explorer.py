@@ -13,10 +13,16 @@ the scatter, drawn by the AttentionMap front end (same code, same get_head / get
 
 Numbers travel as one float32 buffer (``_table``: variable x model); filtering runs in the browser and, identically,
 in :meth:`PopulationExplorer.visible` so tests can compare the two.
+
+Offline mode: when every model's map on every example string fits ``offline_budget`` bytes (default 8 MB), all of
+them are in the synced state (``_maps``, one entry per ``"model/sample"``, in a message of its own), so a click on any
+point of a saved or exported page draws that model's attention with no kernel. Otherwise a page without a kernel
+says that the map needs one (``_offline``).
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,7 +33,8 @@ import traitlets
 import xarray as xr
 
 from workbench.data import DataModelError, validate_population
-from workbench.widgets._serialize import encode_float
+from workbench.widgets._offline import OFFLINE_BUDGET, check_budget, offline_status
+from workbench.widgets._serialize import MAX_MESSAGE_BYTES, encode_float
 from workbench.widgets.attention_map import MAX_LABEL_CHARS, HeadSource, badge_state
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -94,10 +101,13 @@ def _top_heads(ds: xr.Dataset) -> list[str]:
 class PopulationExplorer(anywidget.AnyWidget):
     """Scatter of a model population with hyperparameter filters, linked to each model's attention maps.
 
-    ``PopulationExplorer(ds, x="max_id_hierarchical", y="ood_accuracy", color="n_layers", selected=-1)``; the
+    ``PopulationExplorer(ds, x="max_id_hierarchical", y="ood_accuracy", color="n_layers", selected=-1,
+    offline_budget=8_000_000)``; the
     synced traits ``x``, ``y``, ``color`` name variables from :attr:`variables`, ``selected`` is a model index
     (-1: none), ``filters`` maps a hyperparameter to its allowed values, ``has_head`` names a score type a model
-    must have (max ID score >= ``threshold``), ``sample`` picks the example string of the linked map.
+    must have (max ID score >= ``threshold``), ``sample`` picks the example string of the linked map. When every
+    model's map on every example fits ``offline_budget`` bytes (at most one message, 8 MiB), all of them are in the
+    saved state and a saved or exported page opens any model's map without a kernel.
 
     >>> from workbench.widgets.population_explorer import PopulationExplorer
     >>> # w = PopulationExplorer(wb.load("data/dyck/population.nc")); w.selected = 3
@@ -140,9 +150,13 @@ class PopulationExplorer(anywidget.AnyWidget):
     _map_annotations_meta = traitlets.Dict().tag(sync=True)
     _map_scores = traitlets.Bytes(b"").tag(sync=True)
     _map_scores_meta = traitlets.Dict().tag(sync=True)
+    _map_key = traitlets.Unicode("").tag(sync=True)  # "model/sample" of the map_* traits ("" when none)
+    _maps = traitlets.Dict().tag(sync=True)  # offline mode: "model/sample" -> that map's state, when all fit
+    _offline = traitlets.Dict().tag(sync=True)
 
     def __init__(self, ds: Any, x: str = DEFAULT_X, y: str = DEFAULT_Y, color: str = DEFAULT_COLOR,
-                 selected: int = -1, sample: int = 0, **kwargs: Any) -> None:
+                 selected: int = -1, sample: int = 0, offline_budget: int = OFFLINE_BUDGET, **kwargs: Any) -> None:
+        self._offline_budget = check_budget(offline_budget, limit=MAX_MESSAGE_BYTES)
         ds = validate_population(ds)
         self._ds = ds
         self._n = int(ds.sizes["model"])
@@ -183,6 +197,7 @@ class PopulationExplorer(anywidget.AnyWidget):
             self.sample, self.selected = int(sample), int(selected)
             self._ready = True
             self._load_map()
+        self._load_offline()
         self.on_msg(self._on_custom_msg)
 
     # ------------------------------------------------------------------------------------------------- state
@@ -238,17 +253,17 @@ class PopulationExplorer(anywidget.AnyWidget):
         return keep
 
     # ------------------------------------------------------------------------------------------- linked map
-    def _load_map(self) -> None:
-        """Payloads of the selected model's example attention (padding layers/heads/tokens dropped)."""
-        gen = self._src.gen + 1
-        if self.selected < 0 or not self._has_examples:
-            with self.hold_sync():
-                self.map_message = ("click a model to see its attention" if self._has_examples
-                                    else "this population has no example_attention")
-                self._src = HeadSource(np.zeros((0, 0, 0, 0), np.float32), gen=gen)
-                self._map_thumbs_meta, self._map_thumbs = {}, b""
-            return
-        ds, m, s = self._ds, self.selected, self.sample
+    def map_state(self, m: int, s: int) -> tuple[HeadSource, dict[str, Any]]:
+        """The linked map of model ``m`` on example ``s``: its head source and its state under the AttentionMap
+        view's trait names (``layer_labels``, ``query_tokens``, ``_thumbs``, ``_thumbs_meta``, ``_scores``, ...).
+        Padding layers, heads and tokens are dropped. The selected map's state fills the ``map_*`` traits; in
+        offline mode every map's state is an entry of ``_maps``.
+
+        >>> src, st = PopulationExplorer(ds).map_state(0, 0)                                  # doctest: +SKIP
+        >>> st["_thumbs_meta"]["shape"]                                                      # doctest: +SKIP
+        [2, 4, 6, 6]
+        """
+        ds = self._ds
         ex = ds["example_attention"].isel(model=m, sample=s).transpose("layer", "head", "query", "key")
         w = np.asarray(ex.values, np.float32)
         real_l = np.flatnonzero(~np.all(np.isnan(w), axis=(1, 2, 3)))
@@ -258,7 +273,7 @@ class PopulationExplorer(anywidget.AnyWidget):
         q_keep = np.flatnonzero(~(np.all(np.isnan(w), axis=(0, 1, 3)) & (toks == "")))
         k_keep = np.flatnonzero(~(np.all(np.isnan(w), axis=(0, 1, 2)) & (toks[: w.shape[3]] == "")))
         w = w[:, :, q_keep][:, :, :, k_keep]
-        self._src = HeadSource(w, prompt=s, gen=gen)
+        src = HeadSource(w, prompt=s, gen=0)
         hs = ds["head_score"].isel(model=m).transpose("split", "layer", "head", "score")
         split = list(map(str, hs.coords["split"].values)).index("id") if "split" in hs.coords else 0
         sc = np.asarray(hs.values[split], np.float32)[real_l][:, real_h]
@@ -267,27 +282,82 @@ class PopulationExplorer(anywidget.AnyWidget):
                      if n not in ("example_token",) and v.dims == ("sample", "query") and v.dtype.kind in "iufb"]
         ann_names += [str(n) for n, v in ds.coords.items()
                       if v.dims == ("sample", "query") and v.dtype.kind in "iufb" and n not in ann_names]
+        state: dict[str, Any] = {
+            "layer_labels": [str(int(v)) for v in real_l],
+            "head_labels": [str(int(v)) for v in real_h],
+            "query_tokens": [str(t)[:MAX_LABEL_CHARS] for t in toks[q_keep]],
+            "key_tokens": [str(t)[:MAX_LABEL_CHARS] for t in toks[k_keep]],
+            "title": f"model {self.model_labels[m]} · example {s}",
+        }
+        state["_scores_meta"], state["_scores"] = badge_state((sc, names))
+        if ann_names:
+            vals = np.stack([np.asarray(ds[n].isel(sample=s).values, np.float32)[q_keep] for n in ann_names])
+            meta, buf = encode_float(vals, "float32")
+            state["_annotations_meta"] = {**meta, "names": [n.removeprefix("example_") for n in ann_names]}
+            state["_annotations"] = buf
+        else:
+            state["_annotations_meta"], state["_annotations"] = {}, b""
+        meta, buf = src.thumbnails()
+        state["_thumbs_meta"], state["_thumbs"] = dict(meta), buf
+        return src, state
+
+    def _load_map(self) -> None:
+        """Payloads of the selected model's example attention (padding layers/heads/tokens dropped)."""
+        gen = self._src.gen + 1
+        if self.selected < 0 or not self._has_examples:
+            with self.hold_sync():
+                self.map_message = ("click a model to see its attention" if self._has_examples
+                                    else "this population has no example_attention")
+                self._src = HeadSource(np.zeros((0, 0, 0, 0), np.float32), gen=gen)
+                self._map_thumbs_meta, self._map_thumbs = {}, b""
+                self._map_key = ""
+            return
+        src, st = self.map_state(self.selected, self.sample)
+        self._src = HeadSource(src.weights, prompt=self.sample, gen=gen)
+        n_l, n_h = src.shape[:2]
         with self.hold_sync():
-            self.map_layer = min(self.map_layer, len(real_l) - 1) if len(real_l) else 0
-            self.map_head = min(self.map_head, len(real_h) - 1) if len(real_h) else 0
-            self.map_layer_labels = [str(int(v)) for v in real_l]
-            self.map_head_labels = [str(int(v)) for v in real_h]
-            self.map_query_tokens = [str(t)[:MAX_LABEL_CHARS] for t in toks[q_keep]]
-            self.map_key_tokens = [str(t)[:MAX_LABEL_CHARS] for t in toks[k_keep]]
-            self.map_title = f"model {self.model_labels[m]} · example {s}"
+            self.map_layer = min(self.map_layer, n_l - 1) if n_l else 0
+            self.map_head = min(self.map_head, n_h - 1) if n_h else 0
+            self.map_layer_labels, self.map_head_labels = st["layer_labels"], st["head_labels"]
+            self.map_query_tokens, self.map_key_tokens = st["query_tokens"], st["key_tokens"]
+            self.map_title = st["title"]
             self.map_message = ""
-            self._map_scores_meta, self._map_scores = badge_state((sc, names))
-            if ann_names:
-                vals = np.stack([np.asarray(ds[n].isel(sample=s).values, np.float32)[q_keep] for n in ann_names])
-                meta, buf = encode_float(vals, "float32")
-                labels = [n.removeprefix("example_") for n in ann_names]
-                self._map_annotations_meta, self._map_annotations = {**meta, "names": labels}, buf
-            else:
-                self._map_annotations_meta, self._map_annotations = {}, b""
+            self._map_scores_meta, self._map_scores = st["_scores_meta"], st["_scores"]
+            self._map_annotations_meta, self._map_annotations = st["_annotations_meta"], st["_annotations"]
             meta, buf = self._src.head_payload(self.map_layer, self.map_head)
             self._map_head_meta, self._map_head = meta, buf
             meta, buf = self._src.thumbnails()
             self._map_thumbs_meta, self._map_thumbs = meta, buf
+            self._map_key = f"{self.selected}/{self.sample}"
+
+    def offline_maps(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Every model's map on every example (``{"model/sample": state}``) when they fit the offline budget, with
+        the ``_offline`` status; ``({}, status)`` when they do not (or the population has no examples).
+
+        A map whose thumbnails are pooled also carries every head at full resolution (``_heads``), as AttentionMap's
+        offline mode does; the bytes counted are every buffer plus the JSON of the labels."""
+        what = "every model's attention on every example string"
+        if not self._has_examples:
+            return {}, {**offline_status(0, self._offline_budget, ""), "maps": "none"}
+        maps: dict[str, Any] = {}
+        total = 0
+        for m in range(self._n):
+            for s in range(int(self._ds.sizes["sample"])):
+                src, st = self.map_state(m, s)
+                if not src.full_thumbnails and src.shape[0] * src.shape[1]:
+                    st["_heads_meta"], st["_heads"] = src.all_heads()
+                total += sum(len(v) for v in st.values() if isinstance(v, bytes))
+                total += len(json.dumps({k: v for k, v in st.items() if not isinstance(v, bytes)}))
+                if total > self._offline_budget:
+                    return {}, {**offline_status(total, self._offline_budget, what, at_least=True), "maps": "kernel"}
+                maps[f"{m}/{s}"] = st
+        return maps, {**offline_status(total, self._offline_budget, what), "maps": "state"}
+
+    def _load_offline(self) -> None:
+        """Every map into the state when they fit the budget, in a message of its own."""
+        maps, status = self.offline_maps()
+        with self.hold_sync():
+            self._maps, self._offline = maps, status
 
     @property
     def map_weights(self) -> np.ndarray:
