@@ -21,19 +21,19 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
-def thumb_center(page, k: int, layer: int, head: int, scope: str = "") -> tuple[float, float]:
+def thumb_center(page, k: int | str, layer: int, head: int, scope: str = "") -> tuple[float, float]:
     g = page.locator(widget(k, f"{scope}canvas.wb-am-grid"))
     px, gap = float(g.get_attribute("data-thumb-px")), float(g.get_attribute("data-gap"))
     x0, y0 = float(g.get_attribute("data-x0")), float(g.get_attribute("data-y0"))
     return x0 + head * (px + gap) + px / 2, y0 + layer * (px + gap) + px / 2
 
 
-def click_head(page, k: int, layer: int, head: int, scope: str = "") -> None:
+def click_head(page, k: int | str, layer: int, head: int, scope: str = "") -> None:
     x, y = thumb_center(page, k, layer, head, scope)
     page.locator(widget(k, f"{scope}canvas.wb-am-grid")).click(position={"x": x, "y": y})
 
 
-def wait_zoom(page, k: int, layer: int, head: int, source: str, scope: str = "") -> None:
+def wait_zoom(page, k: int | str, layer: int, head: int, source: str, scope: str = "") -> None:
     """Wait until widget k's zoom shows (layer, head) drawn from `source` or from the view's cache (a click sets layer
     and head, and the second redraw finds the head the first took; the cache only ever holds what came from
     `source` here, as no kernel is connected)."""
@@ -48,7 +48,7 @@ def wait_zoom(page, k: int, layer: int, head: int, source: str, scope: str = "")
                              f"{zoom.evaluate('c => ({...c.dataset})')}; {page.console_errors}") from e
 
 
-def check_head(page, k: int, weights: np.ndarray, cells, scope: str = "") -> None:
+def check_head(page, k: int | str, weights: np.ndarray, cells, scope: str = "") -> None:
     """Each listed (query, key) cell of the zoomed head is the viridis colour of its quantised weight."""
     sel = widget(k, f"{scope}canvas.wb-am-zoom")
     cell = float(page.locator(sel).get_attribute("data-cell-px"))

@@ -111,7 +111,7 @@ def test_population_explorer_in_jupyterlab(lab, page):
     for q, k in [(0, 0), (3, 1), (n - 1, 2), (n - 1, n - 1)]:
         got = canvas_pixel(page, ".wb-pe canvas.wb-am-zoom", k * cell + cell / 2, q * cell + cell / 2)
         assert got == viridis(weight_code(att[0, 0, q, k])), (q, k, got)
-    # another head of this model, fetched from the kernel by custom message
+    # another head of this model (from the saved maps: offline mode; test_offline_budget_lab.py checks the kernel path)
     gx = float(grid.get_attribute("data-x0")) + (n_h - 1) * (float(grid.get_attribute("data-thumb-px")) + 3) + 10
     gy = float(grid.get_attribute("data-y0")) + float(grid.get_attribute("data-thumb-px")) + 3 + 10
     grid.click(position={"x": gx, "y": gy})

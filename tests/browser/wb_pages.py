@@ -52,9 +52,11 @@ def open_page(page, path: Path, views: int) -> None:
     assert got == str(views), f"{got} views drawn, expected {views}; console: {page.console_errors}"
 
 
-def widget(k: int, css: str = "") -> str:
-    """Selector of the k-th drawn widget on a page (or of `css` inside it)."""
-    return f".wb-page-widget >> nth={k}" + (f" >> {css}" if css else "")
+def widget(k: int | str, css: str = "") -> str:
+    """Selector of the k-th drawn widget on a page (or of `css` inside it); a str `k` is a root selector of its own
+    (e.g. a notebook cell in JupyterLab)."""
+    root = k if isinstance(k, str) else f".wb-page-widget >> nth={k}"
+    return root + (f" >> {css}" if css else "")
 
 
 def assert_offline(page) -> None:
