@@ -235,6 +235,27 @@ def test_latent_decoder_saves_every_problem():
     assert lean._all == {} and "every problem's grid is more than" in lean._offline["missing"]
 
 
+def test_loss_clusters_follows_the_same_budget():
+    from polca_data import make_polca
+
+    from workbench.widgets import LossClusters
+    from workbench.widgets.loss_clusters import STATE_BUDGET
+
+    ds = make_polca()
+    assert STATE_BUDGET == _offline.OFFLINE_BUDGET == 8_000_000
+    w = LossClusters(ds)
+    assert sorted(w._vectors, key=int) == [str(b) for b in range(ds.sizes["basis"])]
+    assert w._offline["vectors"] == "state" and w._offline["complete"]
+    need = w._offline["bytes"]
+    for kwargs in ({"offline_budget": need - 1}, {"state_budget": need - 1}):  # the older name still works
+        lean = LossClusters(ds, **kwargs)
+        assert list(lean._vectors) == [str(lean.basis)] and lean._offline["vectors"] == "kernel"
+        assert lean._offline["missing"] == (f"every vector's clusters and trajectories is {need:,} bytes, over the "
+                                            f"{need - 1:,}-byte offline budget")
+    with pytest.raises(DataModelError, match="state_budget must be a byte count >= 0, got -5."):
+        LossClusters(ds, state_budget=-5)
+
+
 # -------------------------------------------------------------------------------------------------- notebooks
 def _notebook(path: Path, sources: list[str], executed: bool = False) -> Path:
     cells = [{"cell_type": "code", "execution_count": (i + 1 if executed else None), "id": f"c{i}", "metadata": {},

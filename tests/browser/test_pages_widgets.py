@@ -278,13 +278,23 @@ def test_loss_clusters_page(file_page, tmp_path):
 
     page = file_page
     ds = make_polca()
-    path = to_html(LossClusters(ds), tmp_path / "lc.html")
-    open_page(page, path, 1)
+    ws = [LossClusters(ds), LossClusters(ds, offline_budget=0)]
+    assert ws[0]._offline["vectors"] == "state" and ws[1]._offline["vectors"] == "kernel"
+    path = to_html(ws, tmp_path / "lc.html")
+    open_page(page, path, 2)
     late = [int(np.searchsorted(ds.step.values, s)) for s in (800, 960)]
     for b in (0, 1):  # another vector needed the kernel when over budget
         if b:
-            page.locator(".wb-lc-row[data-basis='1']").click()
-        expect(page.locator(".wb-lc-stage")).to_have_attribute("data-basis", str(b))
+            page.locator(widget(0, ".wb-lc-row[data-basis='1']")).click()
+        expect(page.locator(widget(0, ".wb-lc-stage"))).to_have_attribute("data-basis", str(b))
         for c in range(int(ds.cluster.values[b].max()) + 1):
             check_band(page, ds, b, c, late)
+    # over budget: the saved vector draws, another one says it needs a kernel
+    note = page.locator(widget(1, ".wb-lc-kernelnote"))
+    expect(page.locator(widget(1, ".wb-lc-stage"))).to_have_attribute("data-basis", "0")
+    expect(note).to_be_hidden()
+    page.locator(widget(1, ".wb-lc-row[data-basis='1']")).click()
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("Vector #1 needs a live kernel")
+    expect(note).to_contain_text("over the 0-byte offline budget")
     assert_offline(page)

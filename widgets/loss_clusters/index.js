@@ -3,6 +3,8 @@
 // rules where every vector was found), composition bars by a switchable label, the exact-loss clusters side by
 // side, and the samples of a clicked cluster with their own trajectories. Everything is read from binary buffers;
 // a vector's payload comes from the widget state (all of them when they fit the budget) or from the kernel.
+import { hasKernel, kernelNote } from "../lib/offline.js";
+import "../lib/offline.css";
 import { cssVar, onThemeChange, theme } from "../lib/theme.js";
 import { createTooltip } from "../lib/tooltip.js";
 import { barLayout, barsHeight, drawBars, segmentAt } from "./bars.js";
@@ -76,7 +78,8 @@ function render({ model, el: host }) {
   const charts = el("div", "wb-lc-charts");
   charts.append(stage, exactCanvas);
   const main = el("div", "wb-lc-main");
-  main.append(charts, barsCanvas, status);
+  const note = kernelNote("wb-lc-kernelnote");
+  main.append(charts, barsCanvas, status, note.el);
 
   const compare = el("div", "wb-lc-compare");
   const compareTitle = el("div", "wb-lc-subtitle", "exact-loss clusters (HDBSCAN on each sample's exact loss)");
@@ -366,6 +369,8 @@ function render({ model, el: host }) {
       setTrait("cluster", -1); // a cluster of the previous vector (the kernel does the same); redraws
       return;
     }
+    if (!v && !info.all_in_state && !hasKernel(model)) note.show(`Vector #${b}`, (model.get("_offline") || {}).missing);
+    else note.hide();
     if (!v) {
       status.textContent = info.all_in_state ? `vector #${b} is missing from the widget state`
         : `vector #${b}: waiting for the kernel (only the selected vector travels; a saved page without a kernel shows the vector selected when it was saved)`;

@@ -1,3 +1,27 @@
+// lib/offline.js
+function hasKernel(model) {
+  const wm = model && model.widget_manager;
+  return !!(wm && wm.kernel);
+}
+function kernelNote(cls) {
+  const el2 = document.createElement("div");
+  el2.className = `${cls} wb-needs-kernel`;
+  el2.setAttribute("role", "status");
+  el2.hidden = true;
+  return {
+    el: el2,
+    /** Show `what` (e.g. "layer 3 · head 2") as needing a live kernel, with the saved state's reason. */
+    show(what, reason) {
+      el2.textContent = `${what} needs a live kernel: it is not in this page's saved state` + (reason ? ` (${reason}).` : ".");
+      el2.hidden = false;
+    },
+    hide() {
+      el2.hidden = true;
+      el2.textContent = "";
+    }
+  };
+}
+
 // lib/theme.js
 function cssVar(el2, name, fallback) {
   const v = getComputedStyle(el2).getPropertyValue(name).trim();
@@ -493,7 +517,8 @@ function render({ model, el: host }) {
   const charts = el("div", "wb-lc-charts");
   charts.append(stage, exactCanvas);
   const main = el("div", "wb-lc-main");
-  main.append(charts, barsCanvas, status);
+  const note = kernelNote("wb-lc-kernelnote");
+  main.append(charts, barsCanvas, status, note.el);
   const compare = el("div", "wb-lc-compare");
   const compareTitle = el("div", "wb-lc-subtitle", "exact-loss clusters (HDBSCAN on each sample's exact loss)");
   const eStage = el("div", "wb-lc-estage");
@@ -777,6 +802,8 @@ ${n} clusters; best ${model.get("label")} homogeneity ${fmt(best)}` : "\ndropped
       setTrait("cluster", -1);
       return;
     }
+    if (!v && !info.all_in_state && !hasKernel(model)) note.show(`Vector #${b}`, (model.get("_offline") || {}).missing);
+    else note.hide();
     if (!v) {
       status.textContent = info.all_in_state ? `vector #${b} is missing from the widget state` : `vector #${b}: waiting for the kernel (only the selected vector travels; a saved page without a kernel shows the vector selected when it was saved)`;
       stage.dataset.basis = "";

@@ -17,9 +17,11 @@ reads xarray only (no torch).
 
 Transport: numbers travel as binary buffers (``_serialize.pack``; trajectories as uint8 codes over each vector's
 range), never JSON lists. A vector's payload (cluster quartiles, exact-loss medians, its samples' trajectories) is
-sent only for the selected vector, unless every vector's payload fits :data:`STATE_BUDGET` bytes: then all of them are
-in the widget state from the start, so a saved notebook or static HTML export can switch vectors with no kernel.
-Every message stays under ``MAX_MESSAGE_BYTES``.
+sent only for the selected vector, unless every vector's payload fits ``offline_budget`` bytes (default
+:data:`~workbench.widgets._offline.OFFLINE_BUDGET`, 8 MB, the rule every widget follows) and the first message with
+them stays under ``MAX_MESSAGE_BYTES``: then all of them are in the widget state from the start, so a saved notebook
+or an exported page (:func:`workbench.widgets.export.to_html`) switches vectors with no kernel; otherwise a page
+without a kernel says that another vector needs one (``_offline``).
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ import traitlets
 import xarray as xr
 
 from workbench.data import DataModelError, validate_polca
+from workbench.widgets._offline import OFFLINE_BUDGET, check_budget, offline_status
 from workbench.widgets._serialize import MAX_MESSAGE_BYTES, MessageTooLarge, pack, quantize_unit
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 
-#: Bytes of vector payloads that may sit in the widget state at once (every vector's, when they fit).
-STATE_BUDGET: int = 6 * 1024 * 1024
+#: Bytes of vector payloads that may sit in the widget state at once (every vector's, when they fit); the shared
+#: offline budget (the older name, kept).
+STATE_BUDGET: int = OFFLINE_BUDGET
 #: Most categories a label may have to be offered for composition bars.
 MAX_CATEGORIES: int = 24
 #: Most samples whose text the widget lists for a clicked cluster.
@@ -132,10 +136,11 @@ def _target_spans(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
 class LossClusters(anywidget.AnyWidget):
     """POLCA's clusters of one basis vector at a time, beside the exact-loss clusters.
 
-    ``LossClusters(ds, basis=None, label=None, cluster=-1)``: ``ds`` passes :func:`workbench.data.validate_polca`;
+    ``LossClusters(ds, basis=None, label=None, cluster=-1, offline_budget=8_000_000)``: ``ds`` passes
+    :func:`workbench.data.validate_polca`;
     ``basis`` (default: the first vector kept by the filter), ``label`` (a categorical sample coordinate, default
     ``place`` when present) and ``cluster`` (-1: none) are synced both ways; :attr:`selected_samples` holds the
-    sample indices of the selected cluster.
+    sample indices of the selected cluster. ``state_budget`` is the older name of ``offline_budget`` and still works.
 
     >>> import workbench as wb                                                              # doctest: +SKIP
     >>> w = wb.LossClusters(wb.load("data/polca/addition_polca.nc"), label="carry")        # doctest: +SKIP
@@ -151,9 +156,12 @@ class LossClusters(anywidget.AnyWidget):
     _info = traitlets.Dict().tag(sync=True)  # labels, texts, scalars, meta of _summary
     _summary = traitlets.Bytes(b"").tag(sync=True)  # packed float32 arrays shared by every vector
     _vectors = traitlets.Dict().tag(sync=True)  # str(vector) -> {"meta", "data", "traj_meta", "traj"} (binary)
+    _offline = traitlets.Dict().tag(sync=True)
 
     def __init__(self, ds: Any, basis: int | None = None, label: str | None = None, cluster: int = -1,
-                 state_budget: int = STATE_BUDGET, **kwargs: Any) -> None:
+                 offline_budget: int = OFFLINE_BUDGET, state_budget: int | None = None, **kwargs: Any) -> None:
+        budget = (check_budget(offline_budget) if state_budget is None
+                  else check_budget(state_budget, "state_budget"))
         ds = validate_polca(ds)
         self._ds = ds.transpose("basis", "sample", "step", ...)
         self._n_basis = int(ds.sizes["basis"])
@@ -172,15 +180,22 @@ class LossClusters(anywidget.AnyWidget):
         super().__init__(**kwargs)
         payloads = {k: self.vector_payload(k) for k in range(self._n_basis)}
         sizes = {k: len(p["data"]) + len(p["traj"]) for k, p in payloads.items()}
-        self._all_in_state = sum(sizes.values()) <= state_budget
-        self._payloads = payloads if self._all_in_state else {}
+        self._all_in_state = sum(sizes.values()) <= budget
         info, summary = self.summary()
+        status = offline_status(sum(sizes.values()), budget, "every vector's clusters and trajectories")
+        if self._all_in_state and len(summary) + sum(sizes.values()) > MAX_MESSAGE_BYTES:
+            # the first message would pass the cap: the kernel sends each vector when it is picked
+            self._all_in_state = info["all_in_state"] = False
+            status = {**status, "complete": False, "missing": "every vector's clusters and trajectories do not fit "
+                      "one kernel message beside the summary"}
+        self._payloads = payloads if self._all_in_state else {}
         total = len(summary) + (sum(sizes.values()) if self._all_in_state else sizes[basis])
         if total > MAX_MESSAGE_BYTES:
             raise MessageTooLarge(f"the widget's first message needs {total:,} bytes, over the "
                                   f"{MAX_MESSAGE_BYTES:,}-byte cap; select fewer samples or steps (ds.isel(...)).")
         with self.hold_sync():
             self._info, self._summary = info, summary
+            self._offline = {**status, "vectors": "state" if self._all_in_state else "kernel"}
             self.label = label
             self.basis = int(basis)
             self._vectors = ({str(k): p for k, p in payloads.items()} if self._all_in_state
