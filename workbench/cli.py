@@ -54,10 +54,19 @@ def main(argv: list[str] | None = None) -> int:
 def _export(notebook: str, output: str, execute: bool) -> int:
     """``workbench export``: 0 and the page's path and size on success; 2 and one line on bad input; 1 when a cell
     fails under --execute."""
-    from workbench.widgets.export import export_notebook
+    import warnings
+
+    from workbench.widgets.export import OfflineWarning, export_notebook
 
     try:
-        path = export_notebook(notebook, output, execute_first=execute)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", OfflineWarning)
+            path = export_notebook(notebook, output, execute_first=execute)
+        for w in caught:
+            if issubclass(w.category, OfflineWarning):
+                print(f"workbench: warning: {w.message}", file=sys.stderr)
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     except ValueError as e:
         print(f"workbench: {e}", file=sys.stderr)
         return 2

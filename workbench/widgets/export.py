@@ -14,9 +14,10 @@ click could ask the kernel for there when it fits, and says on the page what nee
 from __future__ import annotations
 
 import html
-import json
 import os
+import re
 import tempfile
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,42 @@ def _read_notebook(notebook: str | os.PathLike[str]) -> Any:
                          f"be read: {str(e).splitlines()[0] if str(e) else type(e).__name__}.") from None
 
 
+class OfflineWarning(UserWarning):
+    """A notebook output that loads something from a network: the page cannot show it offline."""
+
+
+_LOADING_TAG = re.compile(r"""<(?:script|link|img|iframe|audio|video|source|embed)\b[^>]*?\b(?:src|href)\s*=\s*["']?"""
+                          r"""(https?://[^"'\s>]+)""", re.IGNORECASE)
+_SCRIPT_BODY = re.compile(r"<script\b[^>]*>(.*?)</script>", re.IGNORECASE | re.DOTALL)
+_QUOTED_URL = re.compile(r"""["'`](https?://[^"'`\s]+)""")
+
+
+def remote_references(nb: Any) -> list[tuple[int, str]]:
+    """``(cell index, URL)`` of every output that would load something from a network when the page opens: elements
+    with a remote ``src``/``href`` (not plain links), and URLs quoted inside scripts and JavaScript outputs (such as
+    Altair's default renderer, which loads vega from a CDN).
+
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output(
+    ...     "display_data", data={"text/html": '<script>load("https://cdn.example/vega.js")</script>'})])])
+    >>> remote_references(nb)
+    [(0, 'https://cdn.example/vega.js')]
+    """
+    found: list[tuple[int, str]] = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            data = out.get("data", {})
+            page = data.get("text/html", "")
+            page = "".join(page) if isinstance(page, list) else page
+            urls = _LOADING_TAG.findall(page)
+            for body in _SCRIPT_BODY.findall(page):
+                urls += _QUOTED_URL.findall(body)
+            js = data.get("application/javascript", "")
+            urls += _QUOTED_URL.findall("".join(js) if isinstance(js, list) else js)
+            found += [(i, u) for u in dict.fromkeys(urls)]
+    return found
+
+
 def check_executed(nb: Any, name: str) -> None:
     """A one-sentence ``ValueError`` unless every code cell has run and saved widgets came with their state."""
     for i, cell in enumerate(nb.cells):
@@ -189,7 +226,9 @@ def export_notebook(notebook: str | os.PathLike[str], out: str | os.PathLike[str
     Cells and outputs are rendered as nbconvert renders them, and every widget is drawn where its cell put it from the
     notebook's saved widget state. ``execute_first=True`` runs the notebook first in a fresh kernel (the widget state
     is then recorded as it runs); otherwise the notebook must already be executed and saved with its widget state.
-    The file is written atomically: a failure (bad input, a failing cell) leaves no file.
+    The file is written atomically: a failure (bad input, a failing cell) leaves no file. An output that would load
+    something from a network (e.g. an Altair chart with the default renderer) is written as it is, with an
+    :class:`OfflineWarning` naming its cell and URL.
 
     >>> export_notebook("notebooks/00_tour.ipynb", "build/pages/00_tour.html", execute_first=True)  # doctest: +SKIP
     PosixPath('build/pages/00_tour.html')
@@ -200,8 +239,13 @@ def export_notebook(notebook: str | os.PathLike[str], out: str | os.PathLike[str
     if execute_first:
         execute(nb, timeout=timeout)
     check_executed(nb, name)
+    for i, url in remote_references(nb):
+        warnings.warn(OfflineWarning(f"{name}: the output of cell {i} loads {url}, which a page opened offline cannot "
+                                     "fetch (for Altair, alt.renderers.enable('png') draws charts offline)."),
+                      stacklevel=2)
     return write_atomic(target, notebook_html(nb, Path(notebook).stem))
 
 
 __all__ = ["to_html", "export_notebook", "page_html", "notebook_html", "check_executed", "execute", "widget_classes",
+           "remote_references", "OfflineWarning",
            "STATE_MIME", "VIEW_MIME", "CELL_TIMEOUT_S"]
