@@ -184,6 +184,27 @@ def test_attention_map_budget_decides_what_is_saved():
     assert w._heads_meta["prompt"] == 1 and w._heads == unit_codes(two.values[1]).tobytes()
 
 
+def test_saved_heads_travel_in_a_message_of_their_own(monkeypatch):
+    """The offline data never rides with the thumbnails and the head on show, so each message stays under the cap."""
+    from ipywidgets import Widget
+
+    from workbench.widgets._serialize import MAX_MESSAGE_BYTES
+
+    sent: list[tuple[set, int]] = []
+    monkeypatch.setattr(Widget, "_send", lambda self, msg, buffers=None: sent.append(
+        (set(msg.get("state", {})) | {p[0] for p in msg.get("buffer_paths", [])}, sum(len(b) for b in buffers or []))))
+    AttentionMap(attention(2, 2, 60))
+    with_heads = [keys for keys, _ in sent if "_heads" in keys]
+    assert with_heads == [{"_heads", "_heads_meta", "_offline"}]
+    assert any("_thumbs" in keys for keys, _ in sent) and all(n <= MAX_MESSAGE_BYTES for _, n in sent)
+    sent.clear()
+    PopulationExplorer(make_population())
+    assert [keys for keys, _ in sent if "_maps" in keys] == [{"_maps", "_offline"}]
+    sent.clear()
+    LatentDecoder(make_latent())
+    assert [keys for keys, _ in sent if "_all" in keys] == [{"_all", "_offline"}]
+
+
 @pytest.mark.parametrize("budget,match", [
     (-1, "offline_budget must be a byte count >= 0, got -1."), (True, "got True"), ("8MB", "got '8MB'"),
     (20_000_000, r"offline_budget must be at most 8,388,608 bytes \(what one kernel message may carry\), got "

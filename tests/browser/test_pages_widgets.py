@@ -121,6 +121,35 @@ def test_attention_map_page(file_page, tmp_path):
     assert_offline(page)
 
 
+def test_long_input_page_says_what_needs_a_kernel(file_page, tmp_path):
+    """3,000 tokens: one head is 9 MB, over the budget, so the page holds the kernel-pooled overview of the head on
+    show; zooming in (full-resolution tiles) and another head need a kernel, and the page says both."""
+    from playwright.sync_api import expect
+
+    from workbench.widgets import AttentionMap
+    from workbench.widgets.export import to_html
+
+    page = file_page
+    n = 3000
+    w = AttentionMap(attention(1, 2, n, 4))
+    assert w._offline["heads"] == "kernel" and w._head_meta["pool"] == [2, 2]
+    open_page(page, to_html(w, tmp_path / "long.html"), 1)
+    zoom = page.locator(widget(0, "canvas.wb-am-zoom"))
+    wait_zoom(page, 0, 0, 0, "snapshot")
+    expect(zoom).to_have_attribute("data-n-query", str(n))
+    note = page.locator(widget(0, ".wb-am-note"))
+    expect(note).to_be_hidden()
+    zoom.focus()
+    page.keyboard.press("+")
+    expect(zoom).to_have_attribute("data-view", "750,2250,750,2250")  # the zoom itself works on the overview
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("zooming into this long input at full resolution needs a live kernel")
+    expect(note).to_contain_text("every head at full resolution is 18,000,000 bytes, over the 8,000,000-byte")
+    click_head(page, 0, 0, 1)
+    expect(note).to_contain_text("Layer 0 · head 1 needs a live kernel")
+    assert_offline(page)
+
+
 # ------------------------------------------------------------------------------------------- PopulationExplorer
 def test_population_explorer_page(file_page, tmp_path):
     from playwright.sync_api import expect

@@ -263,25 +263,18 @@ class PopulationExplorer(anywidget.AnyWidget):
         >>> st["_thumbs_meta"]["shape"]                                                      # doctest: +SKIP
         [2, 4, 6, 6]
         """
-        ds = self._ds
-        ex = ds["example_attention"].isel(model=m, sample=s).transpose("layer", "head", "query", "key")
-        w = np.asarray(ex.values, np.float32)
+        a = self._map_arrays()
+        w = np.asarray(a["attention"][m, s], np.float32)
         real_l = np.flatnonzero(~np.all(np.isnan(w), axis=(1, 2, 3)))
         real_h = np.flatnonzero(~np.all(np.isnan(w), axis=(0, 2, 3)))
-        toks = np.asarray(ds["example_token"].isel(sample=s).values, dtype=object)
+        toks = a["tokens"][s]
         w = w[real_l][:, real_h]
         q_keep = np.flatnonzero(~(np.all(np.isnan(w), axis=(0, 1, 3)) & (toks == "")))
         k_keep = np.flatnonzero(~(np.all(np.isnan(w), axis=(0, 1, 2)) & (toks[: w.shape[3]] == "")))
         w = w[:, :, q_keep][:, :, :, k_keep]
         src = HeadSource(w, prompt=s, gen=0)
-        hs = ds["head_score"].isel(model=m).transpose("split", "layer", "head", "score")
-        split = list(map(str, hs.coords["split"].values)).index("id") if "split" in hs.coords else 0
-        sc = np.asarray(hs.values[split], np.float32)[real_l][:, real_h]
-        names = [str(v) for v in (hs.coords["score"].values if "score" in hs.coords else range(sc.shape[2]))]
-        ann_names = [str(n) for n, v in ds.data_vars.items()
-                     if n not in ("example_token",) and v.dims == ("sample", "query") and v.dtype.kind in "iufb"]
-        ann_names += [str(n) for n, v in ds.coords.items()
-                      if v.dims == ("sample", "query") and v.dtype.kind in "iufb" and n not in ann_names]
+        sc = a["scores"][m][real_l][:, real_h]
+        names, ann = a["score_names"], a["annotations"]
         state: dict[str, Any] = {
             "layer_labels": [str(int(v)) for v in real_l],
             "head_labels": [str(int(v)) for v in real_h],
@@ -290,16 +283,36 @@ class PopulationExplorer(anywidget.AnyWidget):
             "title": f"model {self.model_labels[m]} · example {s}",
         }
         state["_scores_meta"], state["_scores"] = badge_state((sc, names))
-        if ann_names:
-            vals = np.stack([np.asarray(ds[n].isel(sample=s).values, np.float32)[q_keep] for n in ann_names])
-            meta, buf = encode_float(vals, "float32")
-            state["_annotations_meta"] = {**meta, "names": [n.removeprefix("example_") for n in ann_names]}
+        if ann:
+            meta, buf = encode_float(np.stack([v[s][q_keep] for v in ann.values()]), "float32")
+            state["_annotations_meta"] = {**meta, "names": [n.removeprefix("example_") for n in ann]}
             state["_annotations"] = buf
         else:
             state["_annotations_meta"], state["_annotations"] = {}, b""
         meta, buf = src.thumbnails()
         state["_thumbs_meta"], state["_thumbs"] = dict(meta), buf
         return src, state
+
+    def _map_arrays(self) -> dict[str, Any]:
+        """The example attention, tokens, ID head scores and per-token annotations as numpy arrays, read from the
+        Dataset once (every map of the offline mode slices them)."""
+        if getattr(self, "_arrays", None) is None:
+            ds = self._ds
+            hs = ds["head_score"].transpose("model", "split", "layer", "head", "score")
+            split = list(map(str, hs.coords["split"].values)).index("id") if "split" in hs.coords else 0
+            ann = [str(n) for n, v in ds.data_vars.items()
+                   if n not in ("example_token",) and v.dims == ("sample", "query") and v.dtype.kind in "iufb"]
+            ann += [str(n) for n, v in ds.coords.items()
+                    if v.dims == ("sample", "query") and v.dtype.kind in "iufb" and n not in ann]
+            self._arrays = {
+                "attention": ds["example_attention"].transpose("model", "sample", "layer", "head", "query", "key").values,
+                "tokens": np.asarray(ds["example_token"].values, dtype=object),
+                "scores": np.asarray(hs.values[:, split], np.float32),
+                "score_names": [str(v) for v in (hs.coords["score"].values if "score" in hs.coords
+                                                 else range(hs.sizes["score"]))],
+                "annotations": {n: np.asarray(ds[n].transpose("sample", "query").values, np.float32) for n in ann},
+            }
+        return self._arrays
 
     def _load_map(self) -> None:
         """Payloads of the selected model's example attention (padding layers/heads/tokens dropped)."""
