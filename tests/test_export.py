@@ -93,6 +93,19 @@ def test_to_html_writes_one_page_with_the_state_and_the_runtime(tmp_path):
                                 "heads": "state"}
 
 
+def test_nested_buffers_round_trip(tmp_path):
+    """Buffers inside dict traits (every saved map, every saved problem) come back byte for byte at their paths."""
+    pe, ld = PopulationExplorer(make_population()), LatentDecoder(make_latent())
+    state = page_state(to_html([pe, ld], tmp_path / "nested.html").read_text())
+    maps, problems = saved(state, "population_explorer")["_maps"], saved(state, "latent_decoder")["_all"]
+    assert maps.keys() == pe._maps.keys() and problems.keys() == ld._all.keys()
+    for key, entry in pe._maps.items():
+        for trait, value in entry.items():
+            assert maps[key][trait] == value, (key, trait)
+    for key, entry in ld._all.items():
+        assert problems[key] == entry, key
+
+
 def test_to_html_keeps_only_the_given_widgets_and_their_order(tmp_path):
     a, b = AttentionMap(attention(1, 2, 5, 1)), LatentDecoder(make_latent())
     AttentionMap(attention(1, 1, 4, 2))  # alive in the kernel, not asked for
