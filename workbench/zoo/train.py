@@ -13,6 +13,7 @@ nothing is pickled).
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -36,7 +37,8 @@ SampleFn = Callable[[np.random.Generator, int], Batch]
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings of one run (AdamW with linear warm-up, then constant)."""
+    """Optimisation settings of one run (AdamW with linear warm-up, then constant, or a cosine decay to
+    ``min_lr_ratio * lr`` at the last step with ``schedule="cosine"``)."""
 
     steps: int
     batch_size: int = 64
@@ -48,6 +50,8 @@ class TrainConfig:
     data_seed: int = 0
     checkpoint_steps: tuple[int, ...] = ()  # steps whose weights are kept as checkpoints (the last always is)
     resume_every: int = 200  # how often the resume point is refreshed
+    schedule: str = "constant"  # after warm-up: "constant" or "cosine"
+    min_lr_ratio: float = 0.0  # cosine: the rate at the last step, as a share of lr
     extra: dict[str, Any] = field(default_factory=dict)  # anything the caller wants recorded beside the config
 
     def __post_init__(self) -> None:
@@ -55,6 +59,8 @@ class TrainConfig:
             raise ValueError(f"steps must be >= 1, got {self.steps}.")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}.")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}.")
         bad = [s for s in self.checkpoint_steps if not 0 <= s <= self.steps]
         if bad:
             raise ValueError(f"checkpoint_steps must lie in 0..steps={self.steps}, got {bad}.")
@@ -153,8 +159,18 @@ def _save_resume(out_dir: Path, model: nn.Module, opt: torch.optim.Optimizer, rn
     _atomic_dir(out_dir / "resume", write)
 
 
-def _lr_factor(step: int, warmup: int) -> float:
-    return min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
+def _lr_factor(step: int, warmup: int, schedule: str = "constant", steps: int = 1, min_ratio: float = 0.0) -> float:
+    """Multiplier of the base rate at ``step``: linear warm-up, then constant or a cosine decay.
+
+    >>> _lr_factor(0, 10), _lr_factor(50, 10), round(_lr_factor(99, 0, "cosine", 100, 0.1), 3)
+    (0.1, 1.0, 0.1)
+    """
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "cosine":
+        t = (step - warmup) / max(1, steps - 1 - warmup)
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+    return 1.0
 
 
 def train(
@@ -212,7 +228,8 @@ def train(
     try:
         for step in range(start, config.steps):
             for group in opt.param_groups:
-                group["lr"] = config.lr * _lr_factor(step, config.warmup_steps)
+                group["lr"] = config.lr * _lr_factor(step, config.warmup_steps, config.schedule, config.steps,
+                                                     config.min_lr_ratio)
             loss = loss_fn(model, sample_batch(rng, config.batch_size))
             opt.zero_grad(set_to_none=True)
             loss.backward()
