@@ -333,6 +333,37 @@ def test_export_executes_and_keeps_cells_outputs_and_widget_state(tmp_path):
     assert json.loads(nb.read_text())["cells"][1]["execution_count"] is None  # the notebook itself is untouched
 
 
+def test_notebook_state_with_script_like_strings_stays_inside_its_element():
+    import nbformat
+
+    tricky = {"version_major": 2, "version_minor": 0, "state": {"m": {
+        "model_name": "X", "model_module": "x", "model_module_version": "1", "state": {"t": "<!-- <script> </script>"}}}}
+    nb = nbformat.v4.new_notebook(metadata={"widgets": {STATE: tricky}})
+    text = export.notebook_html(nb, "tricky")
+    scripts = []
+
+    from html.parser import HTMLParser
+
+    class Scripts(HTMLParser):  # what a browser's tokenizer sees as each script element's text
+        def __init__(self):
+            super().__init__()
+            self.kind = None
+
+        def handle_starttag(self, tag, attrs):
+            self.kind = dict(attrs).get("type") if tag == "script" else None
+
+        def handle_endtag(self, tag):
+            self.kind = None
+
+        def handle_data(self, data):
+            if self.kind == STATE:
+                scripts.append(data)
+
+    Scripts().feed(text)
+    assert [json.loads(s) for s in scripts] == [tricky]
+    assert "<" not in scripts[0]  # so no "<!--" or "<script" can change how a browser's tokenizer ends it
+
+
 def test_export_bad_notebooks_leave_no_file(tmp_path):
     out = tmp_path / "out.html"
     fresh = _notebook(tmp_path / "fresh.ipynb", ["print(1)"])

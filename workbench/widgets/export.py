@@ -214,6 +214,9 @@ def notebook_html(nb: Any, title: str) -> str:
 
     js, css = runtime()
     exporter = HTMLExporter(template_name="lab", raw_template=_NOTEBOOK_TEMPLATE)
+    # the widget state and views are JSON inside <script>: write every "<" as \u003c (nbconvert's own filter escapes
+    # "/" only, which leaves a "<!-- <script" inside a string able to swallow the element's end tag)
+    exporter.register_filter("escape_html_script", lambda text: text.replace("<", "\\u003c"))
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}, "workbench_runtime_js": js,
                                                          "workbench_runtime_css": css})
     return body
