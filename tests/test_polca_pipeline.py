@@ -77,7 +77,9 @@ def test_dataset_shape_and_data_model(run):
     starts = ds.target_start.values
     assert starts[:4].tolist() == [8, 9, 10, 11] and np.all(ds.target_end.values == starts + 1)  # the answer digits
     assert set(np.unique(ds.cluster.values)) <= set(range(-2, 48))
-    assert ds.method.values.tolist() == list(P.METHODS)
+    assert ds.approach.values.tolist() == list(P.METHODS)
+    np.testing.assert_equal(float(ds.table_homogeneity.sel(approach="POLCA")),  # .sel works on the dim
+                            ds.table_homogeneity.values[list(P.METHODS).index("POLCA")])
     saved = workbench.load(run["root"] / "polca.nc")
     np.testing.assert_array_equal(saved.projected_loss.values, ds.projected_loss.values)
 

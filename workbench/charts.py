@@ -162,10 +162,12 @@ def graph_reorganization(ds: xr.Dataset, layer: int | None = None, context: int 
 
 
 def loss_clusters(ds: xr.Dataset, basis: int = 0, label: str = "place", width: int = 360,
-                  height: int = 220) -> alt.TopLevelMixin:
+                  height: int = 220, by: str = "cluster") -> alt.TopLevelMixin:
     """The static LossClusters view of one POLCA vector (Kangaslahti, Rosenfeld & Saphra, arXiv 2506.15872, Fig. 4):
     each cluster's median projected loss with its interquartile band, the same clusters' median exact loss (dashed),
-    the tau line and the steps where vectors were found, and composition bars by ``label``.
+    the tau line and the steps where vectors were found, and composition bars by ``label``. ``by=<label>`` groups
+    the samples by a categorical label instead of by cluster (every sample; no composition bars), which shows how
+    a vector separates, say, digit places when HDBSCAN finds no clusters.
 
     >>> # chart = loss_clusters(wb.load("data/polca/addition_polca.nc"), basis=3, label="carry")
     """
@@ -180,10 +182,18 @@ def loss_clusters(ds: xr.Dataset, basis: int = 0, label: str = "place", width: i
     if label not in labels:
         raise DataModelError(f"label={label!r} is not a categorical sample coordinate; expected one of {sorted(labels)}.")
     steps = np.asarray(ds.step.values)
-    c = np.asarray(ds.cluster.values[basis], np.int64)
+    if by == "cluster":
+        c = np.asarray(ds.cluster.values[basis], np.int64)
+        names = [f"cluster {i}" for i in range(int(c.max()) + 1 if c.size and c.max() >= 0 else 0)]
+    elif by in labels:
+        values = np.asarray(ds.coords[by].values).astype(str)
+        c = np.array([labels[by].index(v) for v in values], np.int64)
+        names = [f"{by} {v}" for v in labels[by]]
+    else:
+        raise DataModelError(f"by={by!r} must be 'cluster' or a categorical sample coordinate of {sorted(labels)}.")
     q = cluster_curves(np.asarray(ds.projected_loss.values[basis], np.float64), c)
     ex = cluster_curves(np.asarray(ds.exact_loss.values, np.float64), c)["median"]
-    rows = [{"step": int(s), "cluster": f"cluster {i}", "median": float(q["median"][i, j]),
+    rows = [{"step": int(s), "cluster": names[i], "median": float(q["median"][i, j]),
              "q1": float(q["q1"][i, j]), "q3": float(q["q3"][i, j]), "exact": float(ex[i, j])}
             for i in range(q["median"].shape[0]) for j, s in enumerate(steps)]
     df = pd.DataFrame(rows, columns=["step", "cluster", "median", "q1", "q3", "exact"])
@@ -199,12 +209,18 @@ def loss_clusters(ds: xr.Dataset, basis: int = 0, label: str = "place", width: i
     band = base.mark_area(opacity=0.3).encode(y=alt.Y("q1:Q", title=f"projected loss, vector #{basis}"), y2="q3:Q",
                                               color=alt.Color("cluster:N", scale=alt.Scale(scheme="tableau10"),
                                                               legend=None))
-    line = base.mark_line().encode(y="median:Q", tooltip=["cluster", "step", "median", "q1", "q3"])
+    line = base.mark_line().encode(y="median:Q", tooltip=["cluster:N", "step:Q", "median:Q", "q1:Q", "q3:Q"])
+    what = "POLCA clusters" if by == "cluster" else f"samples by {by}"
+    if by == "cluster" and not names:
+        what = "no POLCA clusters (HDBSCAN: all outliers or filtered)"
     left = alt.layer(band, line, rule).resolve_scale(color="independent").properties(
-        width=width, height=height, title=f"POLCA clusters of vector #{basis}")
+        width=width, height=height, title=f"{what} of vector #{basis}")
     right = alt.layer(base.mark_line(strokeDash=[6, 4]).encode(y=alt.Y("exact:Q", title="exact loss (median)")),
                       rule).resolve_scale(color="independent").properties(width=int(width * 0.7), height=height,
                                                                          title="their exact loss")
+    top = alt.hconcat(left, right)
+    if by != "cluster":
+        return top.resolve_scale(color="independent")
     values = np.asarray(ds.coords[label].values).astype(str)
     comp = [{"cluster": f"cluster {i}", label: v, "share": float(np.mean(values[c == i] == v))}
             for i in range(q["median"].shape[0]) for v in labels[label]]
@@ -212,7 +228,7 @@ def loss_clusters(ds: xr.Dataset, basis: int = 0, label: str = "place", width: i
         y=alt.Y("cluster:N", title=None), x=alt.X("share:Q", stack="normalize", title=f"composition by {label}"),
         color=alt.Color(f"{label}:N", sort=labels[label], scale=alt.Scale(scheme="dark2")),
         order=alt.Order("share:Q")).properties(width=width + int(width * 0.7) + 60)
-    return alt.vconcat(alt.hconcat(left, right), bars).resolve_scale(color="independent")
+    return alt.vconcat(top, bars).resolve_scale(color="independent")
 
 
 def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:

@@ -39,7 +39,7 @@ DIMS: tuple[str, ...] = (
     "model",  # a member of a population
     "latent",  # latent-thought index
     "cluster_id",  # a cluster of one basis vector (POLCA), labels 0..n-1
-    "method",  # a row of a methods table (POLCA's Table 1)
+    "approach",  # a row of a methods table (POLCA's Table 1); not "method", which .sel() takes as its own keyword
 )
 
 _KIND_ATTR = "workbench_kind"  # "DataArray" or "Dataset", so load() returns what save() got
@@ -252,7 +252,7 @@ def validate_polca(ds: Any) -> xr.Dataset:
     outlier, -2 a sample filtered out) on (basis, sample), ``exact_cluster`` on (sample,), ``break_step`` on
     (basis, cluster_id), coords ``step`` and ``found_at`` (the step each vector was found) on ``basis``. Optional:
     ``eigenvalue`` on basis, ``text`` and any categorical label (``place``, ``carry``) on sample, ``exact_break_step``
-    on (cluster_id,), and the Table 1 variables on ``method``.
+    on (cluster_id,), and the Table 1 variables on ``approach``.
 
     >>> import numpy as np, xarray as xr
     >>> ds = xr.Dataset({"projected_loss": (("basis", "sample", "step"), np.zeros((1, 2, 3))),

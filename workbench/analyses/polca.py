@@ -563,7 +563,7 @@ def gather(root: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 METHODS = ("exact loss", "change in exact loss", "LCA (top-50 parameters)", "Fisher <b, grad l>^2",
-           "random orthonormal basis", "first-order POLCA", "POLCA")
+           "random orthonormal basis", "first-order POLCA", "POLCA", "POLCA, trapezoid second order")
 
 
 def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = None, delta: float | None = None,
@@ -636,6 +636,8 @@ def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = 
         "break_step": (("basis", "cluster_id"), break_step),
         "exact_break_step": ("cluster_id", exact_break),
         "curvature": (("basis", "step"), curv[keep_idx, sl["polca"]].T.copy()),
+        "flip_rate": ("basis", _flip_rate(coord[:, sl["polca"]])),
+        "net_over_path": ("basis", _net_over_path(coord[:, sl["polca"]])),
     }
     coords: dict[str, Any] = {
         "step": steps, "sample": np.arange(n), "basis": np.arange(k), "cluster_id": np.arange(n_cl),
@@ -658,6 +660,8 @@ def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = 
                        tau_rule="first step from which the 5-checkpoint running median of the mean exact loss "
                                 "stays within 10% of its total drop above its final value",
                        decompose_seconds=float(np.nansum(g["seconds"])),
+                       random_flip_rate=float(np.mean(_flip_rate(coord[:, sl["random"]]))),
+                       random_net_over_path=float(np.mean(_net_over_path(coord[:, sl["random"]]))),
                        basis_seconds=float(basis.attrs.get("seconds", np.nan)),
                        settings=json.dumps(asdict(settings)))
     if carry_label in samples.coords and place_label in samples.coords:
@@ -665,14 +669,27 @@ def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = 
         place = np.asarray(samples[place_label].values).astype(str)
         rows = _table(d, coord, curv, loss, steps, keep_idx, sl, keep_v, keep_s, cluster, breaks, exact_cluster,
                       exact_breaks, tau, delta, mcs, ms, ratio_eps, carry, place, progress)
-        data["table_homogeneity"] = ("method", [rows[m]["max_homogeneity"] for m in METHODS])
-        data["table_hidden_share"] = ("method", [rows[m]["hidden_share"] for m in METHODS])
-        data["table_clusters"] = ("method", [rows[m]["n_clusters"] for m in METHODS])
-        data["paper_homogeneity"] = ("method", [F.PAPER_TABLE1[m][0] for m in METHODS])
-        data["paper_hidden_share"] = ("method", [F.PAPER_TABLE1[m][1] for m in METHODS])
-        coords["method"] = list(METHODS)
+        data["table_homogeneity"] = ("approach", [rows[m]["max_homogeneity"] for m in METHODS])
+        data["table_hidden_share"] = ("approach", [rows[m]["hidden_share"] for m in METHODS])
+        data["table_clusters"] = ("approach", [rows[m]["n_clusters"] for m in METHODS])
+        data["paper_homogeneity"] = ("approach", [F.PAPER_TABLE1.get(m, (np.nan, np.nan))[0] for m in METHODS])
+        data["paper_hidden_share"] = ("approach", [F.PAPER_TABLE1.get(m, (np.nan, np.nan))[1] for m in METHODS])
+        coords["approach"] = list(METHODS)
         attrs["table_top"] = F.to_json({m: rows[m]["top"] for m in METHODS})
     return validate_polca(xr.Dataset(data, coords=coords, attrs=attrs))
+
+
+def _flip_rate(coord: np.ndarray) -> np.ndarray:
+    """Per direction: how often <b, theta> reverses between consecutive checkpoint steps (0.5 for a random walk;
+    above 0.5 for an oscillation)."""
+    d = np.diff(coord, axis=0)
+    return (np.sign(d[1:]) != np.sign(d[:-1])).mean(axis=0) if len(d) > 1 else np.full(coord.shape[1], np.nan)
+
+
+def _net_over_path(coord: np.ndarray) -> np.ndarray:
+    """Per direction: net displacement of <b, theta> over its path length (1 for a steady drift)."""
+    path = np.abs(np.diff(coord, axis=0)).sum(axis=0)
+    return np.abs(coord[-1] - coord[0]) / np.where(path > 0, path, np.nan)
 
 
 def _target_spans(settings: Settings, samples: xr.Dataset) -> tuple[np.ndarray, np.ndarray] | None:
@@ -718,6 +735,10 @@ def _table(d, coord, curv, loss, steps, keep_idx, sl, keep_v, keep_s, cluster, b
                                                                                       coord[:, sl["polca"]])))
     rows["random orthonormal basis"] = direction_method(F.projected_loss(F.polca_terms(
         d[:, sl["random"]], coord[:, sl["random"]], curv[:, sl["random"]], ratio_eps)))
+    dtheta = np.diff(coord[:, sl["polca"]], axis=0)[:, :, None]
+    trapezoid = F.first_order_terms(d[:, sl["polca"]], coord[:, sl["polca"]]) + 0.5 * dtheta * np.diff(
+        d[:, sl["polca"]], axis=0)  # the paper's own approximation of its second-order term (not in its Table 1)
+    rows["POLCA, trapezoid second order"] = direction_method(F.projected_loss(trapezoid))
     rows["LCA (top-50 parameters)"] = direction_method(F.projected_loss(F.first_order_terms(d[:, sl["lca"]],
                                                                                             coord[:, sl["lca"]])))
     fisher = np.transpose(d[keep_idx, sl["polca"]] ** 2, (1, 2, 0))  # (K, N, S): <b, grad l>^2 along training

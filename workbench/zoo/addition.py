@@ -39,7 +39,7 @@ from workbench.zoo.train import TrainConfig, seeded, train
 #: The shipped run's settings.
 DEFAULTS: dict[str, Any] = {"steps": 4000, "every": 10, "lr": 3e-3, "warmup_steps": 50, "batch_size": 64,
                             "weight_decay": 0.1, "betas": (0.9, 0.95), "init_seed": 0, "data_seed": 0,
-                            "n_layer": 3, "n_embd": 64, "n_head": 4}
+                            "n_layer": 3, "n_embd": 64, "n_head": 4, "schedule": "constant", "min_lr_ratio": 0.01}
 VALIDATION_SEED = 2506  # the study's problems
 N_VALIDATION = 1250
 PAD = task.VOCAB.index("<pad>")
@@ -123,6 +123,7 @@ def train_run(work: str | Path, steps: int = DEFAULTS["steps"], every: int = DEF
     cfg = TrainConfig(steps=steps, batch_size=s["batch_size"], lr=lr, weight_decay=s["weight_decay"],
                       betas=tuple(s["betas"]), warmup_steps=s["warmup_steps"], data_seed=s["data_seed"],
                       checkpoint_steps=tuple(range(0, steps + 1, every)), resume_every=200,
+                      schedule=s["schedule"], min_lr_ratio=s["min_lr_ratio"],
                       extra={"task": "addition", "model": {k: s[k] for k in ("n_layer", "n_embd", "n_head")}})
     val = validation_problems()
     res = train(model, lambda m, ids: answer_loss(m, ids), sampler(val), cfg, work, task.build_tokenizer(),
@@ -162,9 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--n-layer", type=int, default=DEFAULTS["n_layer"])
     ap.add_argument("--weight-decay", type=float, default=DEFAULTS["weight_decay"])
     ap.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
+    ap.add_argument("--schedule", choices=("constant", "cosine"), default=DEFAULTS["schedule"])
     a = ap.parse_args(argv)
     report = train_run(a.work, a.steps, a.every, a.lr, n_embd=a.n_embd, n_layer=a.n_layer,
-                       weight_decay=a.weight_decay, batch_size=a.batch_size)
+                       weight_decay=a.weight_decay, batch_size=a.batch_size, schedule=a.schedule)
     print(json.dumps({k: report[k] for k in ("seconds", "parameters", "validation")}), flush=True)
     if a.out is not None:
         print("shipped", ship(a.work, a.out))

@@ -120,6 +120,41 @@ def shipped_path() -> Path:
     return Path(__file__).resolve().parents[2] / "data" / "polca" / "addition_polca.nc"
 
 
+def sensitivity(root: str | Path, sizes: Sequence[tuple[int, int]] = ((60, 133), (60, 30), (60, 10), (30, 5)),
+                store_every: int = STUDY["store_every"]) -> list[dict[str, Any]]:
+    """Max carry homogeneity and hidden-breakthrough share of POLCA (paper's ratio second order), its trapezoid
+    variant and first-order POLCA for several HDBSCAN ``(min_cluster_size, min_samples)``, from a study's
+    decompositions (a sensitivity check, reported beside the paper-scaled sizes, never instead of them).
+
+    >>> sensitivity("/work/polca/study")                                                     # doctest: +SKIP
+    """
+    from workbench.analyses import polca_findings as F
+    from workbench.analyses.polca import gather
+    from workbench.data import load
+
+    g = gather(root)
+    samples = load(Path(root) / "samples.nc")
+    k = load(Path(root) / "basis.nc").sizes["basis"]
+    steps, d, c, cv, loss = g["steps"], g["d"][:, :k], g["coord"][:, :k], g["curvature"][:, :k], g["loss"]
+    keep = np.unique(np.r_[np.arange(0, len(steps), store_every), len(steps) - 1])
+    tau = F.flattening_step(loss.mean(1), steps)
+    delta = max(float(steps[keep][1] - steps[keep][0]), round(tau / 10 / (steps[1] - steps[0])) * (steps[1] - steps[0]))
+    carry, place = samples.carry.values.astype(bool), samples.place.values.astype(str)
+    first = F.first_order_terms(d, c)
+    variants = {"POLCA": first + F.second_order_terms(d, c, cv), "POLCA, trapezoid second order":
+                first + 0.5 * np.diff(c, axis=0)[:, :, None] * np.diff(d, axis=0), "first-order POLCA": first}
+    out = []
+    for mcs, ms in sizes:
+        for name, terms in variants.items():
+            pl = F.projected_loss(terms)[:, :, keep]
+            labels = F.cluster_vectors(pl, mcs, ms)
+            brk = np.stack([F.break_steps(pl[b], steps[keep], delta) for b in range(k)])
+            s = F.summarize(F.cluster_stats(labels, brk, tau, carry, place))
+            out.append({"min_cluster_size": mcs, "min_samples": ms, "method": name, "clusters": s["n_clusters"],
+                        "max_homogeneity": s["max_homogeneity"], "hidden_share": s["hidden_share"]})
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m workbench.zoo.addition_study", description=__doc__.split("\n")[0])
     ap.add_argument("--run", type=Path, required=True, help="training run (python -m workbench.zoo.addition --work)")
@@ -132,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = {k: getattr(a, k) for k in STUDY}
     ds = run_study(a.run, a.root, settings, workers=a.workers)
     print(json.dumps({m: [round(float(h), 3), round(float(s), 3)] for m, h, s in
-                      zip(ds.method.values, ds.table_homogeneity.values, ds.table_hidden_share.values)}))
+                      zip(ds.approach.values, ds.table_homogeneity.values, ds.table_hidden_share.values)}))
     if a.ship is not None:
         print("shipped", ship(ds, a.ship))
     return 0
