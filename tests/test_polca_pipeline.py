@@ -153,7 +153,7 @@ def test_failed_checkpoint_is_reported_kept_and_rerun(run, tmp_path, client):
     P.prepare(root, P.checkpoints_from(folders), run["samples"], run["hessian"], run["labels"],
               P.Settings([{"step": s, "source": str(f.resolve()), "revision": None}
                           for s, f in zip(range(0, STEPS + 1, EVERY), folders)], [0, 10, 20, 30], n_random=4,
-                         n_lca=5, curvature_samples=4))
+                         n_lca=5, curvature_samples=4, curvature_every=2))
     P.make_basis(root, progress=False)
     weights.write_bytes(b"not a safetensors file")  # breaks after the shape check, like a disk error mid-run
     status = P.decompose(root, client=client, progress=False)
@@ -167,6 +167,13 @@ def test_failed_checkpoint_is_reported_kept_and_rerun(run, tmp_path, client):
     assert P.failed(root) == {} and P.step_path(root, 10).read_bytes() == before
     again = P.decompose(root, client=client, progress=False)
     assert set(again.values()) == {"skipped"}
+    # curvature_every=2: computed at checkpoints 0, 2, 4, 6 only, linear in between (NaN in the step files)
+    raw = np.stack([workbench.load(P.step_path(root, s)).curvature.values for s in range(0, STEPS + 1, EVERY)])
+    assert np.isnan(raw[1::2, :4]).all() and np.isfinite(raw[0::2, :4]).all()
+    curv = P.gather(root)["curvature"]
+    np.testing.assert_allclose(curv[1::2, :4], (curv[0:-1:2, :4] + curv[2::2, :4]) / 2)
+    np.testing.assert_array_equal(curv[0::2, :4], raw[0::2, :4])
+    assert np.isnan(curv[:, -5:]).all()  # LCA coordinates get no curvature (first order only)
 
 
 def test_a_killed_worker_is_reported_and_rerun(run, tmp_path):

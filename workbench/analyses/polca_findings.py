@@ -9,8 +9,10 @@ Shapes: ``S`` checkpoints (steps ``t_0 < ... < t_{S-1}``), ``K`` directions, ``N
 * Second-order term: ``h = 1/2 lambda_s(b) <dtheta, b>^2 * <dg(x), b> / <dg(X), b>`` with ``dg = g_{s+1} - g_s``.
   **Our choices** (the paper leaves them open): ``X`` is the study's own sample set, so ``<dg(X), b>`` is the mean of
   ``<dg(x), b>`` over the samples and the second-order terms of the samples average exactly to
-  ``1/2 lambda <dtheta, b>^2``; ``lambda_s(b) = b^T H_s b`` is recomputed at every checkpoint ``s`` (the curvature
-  of the mean loss on the fixed Hessian sample, see :func:`workbench.analyses.polca_grad.curvature`). When
+  ``1/2 lambda <dtheta, b>^2``; ``lambda_s(b) = b^T H_s b`` is recomputed along training, not kept from when ``b``
+  was found (the curvature of the mean loss on the fixed Hessian sample, :func:`workbench.analyses.polca_grad.curvature`,
+  at every ``curvature_every``-th checkpoint and linear in between, so vectors found late get the early curvature
+  they had early). When
   ``|<dg(X), b>| <= ratio_eps * mean_x |<dg(x), b>|`` the ratio is undefined in practice and the term falls back to
   ``1/2 <dtheta, b> <dg(x), b>``, the trapezoid-rule value the ratio approximates (``<dg(X), b> ~ lambda <dtheta, b>``).
 * Projected loss ``L_b(x, t_j) = sum_{s < j}`` of the terms (zero at the first checkpoint).
