@@ -393,15 +393,17 @@ def test_outputs_that_load_from_a_network_are_named(tmp_path):
     data = json.loads(nb.read_text())
     cdn = "https://cdn.jsdelivr.net/npm/vega@6?noext"
     data["cells"][1]["outputs"] = [{"output_type": "execute_result", "execution_count": 1, "metadata": {}, "data": {
-        "text/html": f'<div id="v"></div><script>requirejs.config({{paths: {{vega: "{cdn}"}}}});</script>'}}]
+        "text/html": f'<div id="v"></div><script>requirejs.config({{paths: {{vega: "{cdn}", embed: '
+                     '"https://cdn.jsdelivr.net/npm/vega-embed@7?noext"}}); '
+                     'var spec = {"$schema": "https://vega.github.io/schema/vega-lite/v6.json"};</script>'}}]
     data["cells"][2]["outputs"] = [{"output_type": "display_data", "metadata": {}, "data": {
         "text/html": '<a href="https://example.org/paper">the paper</a> <img src="https://example.org/fig.png">'}}]
     nb.write_text(json.dumps(data))
     with pytest.warns(export.OfflineWarning) as caught:
         export_notebook(nb, tmp_path / "chart.html")
     assert [str(w.message) for w in caught] == [
-        f"chart.ipynb: the output of cell 1 loads {cdn}, which a page opened offline cannot fetch (for Altair, "
-        "alt.renderers.enable('png') draws charts offline).",
+        f"chart.ipynb: the output of cell 1 loads {cdn} (and 1 more), which a page opened offline cannot fetch (for "
+        "Altair, alt.renderers.enable('png') draws charts offline).",
         "chart.ipynb: the output of cell 2 loads https://example.org/fig.png, which a page opened offline cannot "
         "fetch (for Altair, alt.renderers.enable('png') draws charts offline)."]  # the plain link is no load
     out = _cli(str(nb), "-o", str(tmp_path / "chart2.html"))

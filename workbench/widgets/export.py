@@ -154,7 +154,7 @@ class OfflineWarning(UserWarning):
 _LOADING_TAG = re.compile(r"""<(?:script|link|img|iframe|audio|video|source|embed)\b[^>]*?\b(?:src|href)\s*=\s*["']?"""
                           r"""(https?://[^"'\s>]+)""", re.IGNORECASE)
 _SCRIPT_BODY = re.compile(r"<script\b[^>]*>(.*?)</script>", re.IGNORECASE | re.DOTALL)
-_QUOTED_URL = re.compile(r"""["'`](https?://[^"'`\s]+)""")
+_QUOTED_URL = re.compile(r"""(?<!"\$schema": )["'`](https?://[^"'`\s]+)""")  # a JSON "$schema" is a name, not a load
 
 
 def remote_references(nb: Any) -> list[tuple[int, str]]:
@@ -242,10 +242,14 @@ def export_notebook(notebook: str | os.PathLike[str], out: str | os.PathLike[str
     if execute_first:
         execute(nb, timeout=timeout)
     check_executed(nb, name)
+    by_cell: dict[int, list[str]] = {}
     for i, url in remote_references(nb):
-        warnings.warn(OfflineWarning(f"{name}: the output of cell {i} loads {url}, which a page opened offline cannot "
-                                     "fetch (for Altair, alt.renderers.enable('png') draws charts offline)."),
-                      stacklevel=2)
+        by_cell.setdefault(i, []).append(url)
+    for i, urls in by_cell.items():
+        more = f" (and {len(urls) - 1} more)" if len(urls) > 1 else ""
+        warnings.warn(OfflineWarning(f"{name}: the output of cell {i} loads {urls[0]}{more}, which a page opened "
+                                     "offline cannot fetch (for Altair, alt.renderers.enable('png') draws charts "
+                                     "offline)."), stacklevel=2)
     return write_atomic(target, notebook_html(nb, Path(notebook).stem))
 
 
