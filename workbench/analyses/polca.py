@@ -441,8 +441,11 @@ def decompose_checkpoint(root: str, step: int) -> str:
 
     from workbench.analyses.polca_grad import FlatModel, Tokens, curvature, project, sample_losses
 
-    torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
     rootp = Path(root)
+    out = step_path(rootp, step)
+    if out.is_file():  # finished before (Dask may run a task again when the worker holding its result died)
+        return str(out)
+    torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
     settings, toks, htoks, dirs = _load_inputs(str(rootp), (rootp / "basis.nc").stat().st_mtime)
     cks = {c["step"]: Checkpoint(**c) for c in settings.checkpoints}
     ck = cks[int(step)]
@@ -471,7 +474,6 @@ def decompose_checkpoint(root: str, step: int) -> str:
                      "loss": ("sample", losses.numpy().astype(np.float32)),
                      "coord": ("direction", coord), "curvature": ("direction", curv)},
                     attrs={"step": int(step), "seconds": time.time() - t0})
-    out = step_path(rootp, step)
     out.parent.mkdir(parents=True, exist_ok=True)
     save(ds, out)
     return str(out)
