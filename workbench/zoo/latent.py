@@ -143,6 +143,20 @@ def _positions(mask: torch.Tensor) -> torch.Tensor:
     return (mask.cumsum(1) - 1).clamp(min=0)
 
 
+def _with_cache(hf: nn.Module, cache: Any) -> dict[str, Any]:
+    """The keyword that passes a KV cache to ``hf``: ``cache`` in recent transformers (``past_key_values`` there is
+    deprecated and warns), ``past_key_values`` in older 5.x releases."""
+    import inspect
+
+    name = "cache" if "cache" in inspect.signature(hf.forward).parameters else "past_key_values"
+    return {name: cache}
+
+
+def _cache_of(out: Any) -> Any:
+    """The KV cache a forward returned, under either name."""
+    return out["cache"] if "cache" in out else out["past_key_values"]
+
+
 def run_thoughts(hf: nn.Module, prefix: torch.Tensor, prefix_mask: torch.Tensor, n: int
                  ) -> tuple[torch.Tensor, torch.Tensor, Any, torch.Tensor]:
     """Feed ``n`` continuous thoughts after a left-padded prefix that ends in ``<bot>``.
@@ -156,14 +170,14 @@ def run_thoughts(hf: nn.Module, prefix: torch.Tensor, prefix_mask: torch.Tensor,
     mask = prefix_mask
     out = hf(inputs_embeds=emb, attention_mask=mask, position_ids=_positions(mask), output_hidden_states=True,
              use_cache=True)
-    cache, parts = out.past_key_values, [emb]
+    cache, parts = _cache_of(out), [emb]
     for _ in range(n):
         thought = out.hidden_states[-1][:, -1:, :]
         parts.append(thought)
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
         out = hf(inputs_embeds=thought, attention_mask=mask, position_ids=_positions(mask)[:, -1:],
-                 past_key_values=cache, output_hidden_states=True, use_cache=True)
-        cache = out.past_key_values
+                 output_hidden_states=True, use_cache=True, **_with_cache(hf, cache))
+        cache = _cache_of(out)
     return torch.cat(parts, 1), mask, cache, out.logits[:, -1]
 
 
@@ -192,7 +206,7 @@ def coconut_loss(hf: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
     mask = torch.cat([mask, smask], 1)
     pos = _positions(mask)[:, -suffix.shape[1]:]
     logits = hf(inputs_embeds=hf.get_input_embeddings()(suffix), attention_mask=mask, position_ids=pos,
-                past_key_values=cache, use_cache=True).logits
+                use_cache=True, **_with_cache(hf, cache)).logits
     pred = logits[:, :-1]  # the <eot> position predicts the first token after it
     labels = suffix[:, 1:].masked_fill(smask[:, 1:] == 0, -100)
     return nn.functional.cross_entropy(pred.reshape(-1, pred.shape[-1]), labels.reshape(-1), ignore_index=-100)
@@ -234,8 +248,8 @@ def greedy(hf: nn.Module, emb: torch.Tensor, mask: torch.Tensor, max_new: int, c
     full = mask
     for _ in range(max_new):
         pos = _positions(full)[:, -emb.shape[1]:]
-        res = hf(inputs_embeds=emb, attention_mask=full, position_ids=pos, past_key_values=cache, use_cache=True)
-        cache = res.past_key_values
+        res = hf(inputs_embeds=emb, attention_mask=full, position_ids=pos, use_cache=True, **_with_cache(hf, cache))
+        cache = _cache_of(res)
         nxt = res.logits[:, -1].argmax(-1)
         out.append(nxt)
         emb = emb_layer(nxt)[:, None]
