@@ -323,10 +323,11 @@ def project_loop(fm: FlatModel, theta: torch.Tensor, toks: Tokens, vectors: torc
 
 
 def project(fm: FlatModel, theta: torch.Tensor, toks: Tokens, vectors: torch.Tensor | np.ndarray,
-            method: str = "auto", seq_chunk: int = 64) -> torch.Tensor:
+            method: str = "auto", seq_chunk: int = 64, compile: bool = False) -> torch.Tensor:
     """``<b, grad l(x; theta)>`` for every direction and sample by ``method``: ``"jvp"`` (forward mode), ``"vmap"``
     (per-sample gradients), ``"loop"`` (reference) or ``"auto"`` (forward mode up to
-    :data:`AUTO_JVP_MAX_DIRECTIONS` directions, per-sample gradients above).
+    :data:`AUTO_JVP_MAX_DIRECTIONS` directions, per-sample gradients above). ``compile=True`` runs forward mode
+    through ``torch.compile`` (see :func:`project_jvp`): worth it when one model is projected at many checkpoints.
 
     >>> import torch, transformers as T
     >>> fm = FlatModel(T.GPT2LMHeadModel(T.GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=7, n_positions=6)))
@@ -337,7 +338,7 @@ def project(fm: FlatModel, theta: torch.Tensor, toks: Tokens, vectors: torch.Ten
     if method == "auto":
         method = "jvp" if v.shape[0] <= AUTO_JVP_MAX_DIRECTIONS else "vmap"
     if method == "jvp":
-        return project_jvp(fm, theta, toks, v, seq_chunk=seq_chunk)
+        return project_jvp(fm, theta, toks, v, seq_chunk=seq_chunk, compile=compile)
     if method == "vmap":
         return project_vmap(fm, theta, toks, v, seq_chunk=seq_chunk)
     if method == "loop":
