@@ -737,10 +737,9 @@ def _table(d, coord, curv, loss, steps, keep_idx, sl, keep_v, keep_s, cluster, b
                                                                                       coord[:, sl["polca"]])))
     rows["random orthonormal basis"] = direction_method(F.projected_loss(F.polca_terms(
         d[:, sl["random"]], coord[:, sl["random"]], curv[:, sl["random"]], ratio_eps)))
-    dtheta = np.diff(coord[:, sl["polca"]], axis=0)[:, :, None]
-    trapezoid = F.first_order_terms(d[:, sl["polca"]], coord[:, sl["polca"]]) + 0.5 * dtheta * np.diff(
-        d[:, sl["polca"]], axis=0)  # the paper's own approximation of its second-order term (not in its Table 1)
-    rows["POLCA, trapezoid second order"] = direction_method(F.projected_loss(trapezoid))
+    d_b, c_b = d[:, sl["polca"]], coord[:, sl["polca"]]  # the paper's own approximation of its second-order term
+    rows["POLCA, trapezoid second order"] = direction_method(F.projected_loss(  # (not in its Table 1)
+        F.first_order_terms(d_b, c_b) + F.trapezoid_terms(d_b, c_b)))
     rows["LCA (top-50 parameters)"] = direction_method(F.projected_loss(F.first_order_terms(d[:, sl["lca"]],
                                                                                             coord[:, sl["lca"]])))
     fisher = np.transpose(d[keep_idx, sl["polca"]] ** 2, (1, 2, 0))  # (K, N, S): <b, grad l>^2 along training

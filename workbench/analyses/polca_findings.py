@@ -67,6 +67,17 @@ def first_order_terms(d: np.ndarray, c: np.ndarray) -> np.ndarray:
     return d[:-1] * np.diff(c, axis=0)[:, :, None]
 
 
+def trapezoid_terms(d: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``1/2 <dtheta, b> <dg(x), b>`` for every step: ``(S-1, K, N)``, the trapezoid-rule value that the paper's
+    second-order ratio approximates (exact for a quadratic loss along ``b``).
+
+    >>> trapezoid_terms(np.array([[[0.0]], [[2.0]]]), np.array([[0.0], [3.0]])).ravel().tolist()
+    [3.0]
+    """
+    d, c = _check_shapes(d, c)
+    return 0.5 * np.diff(c, axis=0)[:, :, None] * np.diff(d, axis=0)
+
+
 def second_order_terms(d: np.ndarray, c: np.ndarray, curvature: np.ndarray, ratio_eps: float = 1e-2) -> np.ndarray:
     """``1/2 lambda_s(b) <dtheta, b>^2 <dg(x), b> / <dg(X), b>`` with ``X`` = all samples (their mean), guarded:
     where ``|<dg(X), b>| <= ratio_eps * mean |<dg(x), b>|`` the trapezoid value ``1/2 <dtheta, b> <dg(x), b>``.
@@ -87,8 +98,7 @@ def second_order_terms(d: np.ndarray, c: np.ndarray, curvature: np.ndarray, rati
     ok = np.abs(den) > ratio_eps * scale
     safe = np.where(ok, den, 1.0)
     ratio_term = 0.5 * lam[:-1, :, None] * dtheta[:, :, None] ** 2 * dg / safe[:, :, None]
-    trapezoid = 0.5 * dtheta[:, :, None] * dg
-    return np.where(ok[:, :, None], ratio_term, trapezoid)
+    return np.where(ok[:, :, None], ratio_term, trapezoid_terms(d, c))
 
 
 def polca_terms(d: np.ndarray, c: np.ndarray, curvature: np.ndarray | None = None, ratio_eps: float = 1e-2
@@ -366,7 +376,7 @@ def to_json(obj: object) -> str:
     return json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o))
 
 
-__all__ = ["first_order_terms", "second_order_terms", "polca_terms", "projected_loss", "vector_filter",
-           "sample_filter", "scaled_sizes", "hdbscan_labels", "cluster_vectors", "break_steps", "lag_for",
+__all__ = ["first_order_terms", "second_order_terms", "trapezoid_terms", "polca_terms", "projected_loss",
+           "vector_filter", "sample_filter", "scaled_sizes", "hdbscan_labels", "cluster_vectors", "break_steps", "lag_for",
            "flattening_step", "cluster_stats", "summarize", "composition", "homogeneity", "ClusterStats",
            "PAPER_TABLE1", "OUTLIER", "FILTERED"]

@@ -29,12 +29,11 @@ import traitlets
 import xarray as xr
 
 from workbench.data import DataModelError, validate_incontext
+from workbench.widgets._offline import OFFLINE_BUDGET, check_budget
 from workbench.widgets._serialize import MAX_MESSAGE_BYTES, check_size, pack
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 
-#: Default byte budget under which every layer's sweep is put into the saved widget state.
-OFFLINE_BUDGET: int = 8_000_000
 #: Groups the scatter can colour nodes by, in order of preference when ``color_by`` is not given.
 COLOR_GROUPS: tuple[str, ...] = ("row", "col", "ring", "week")
 
@@ -98,8 +97,7 @@ class GraphReorganization(anywidget.AnyWidget):
         groups = [g for g in COLOR_GROUPS if g in ds.coords and ds.coords[g].dims == ("node",)]
         self._groups = groups + [str(c) for c in ds.coords if ds.coords[c].dims == ("node",)
                                  and c not in groups and c not in ("word", "node") and ds.coords[c].dtype.kind in "iu"]
-        if isinstance(offline_budget, bool) or not isinstance(offline_budget, (int, np.integer)) or offline_budget < 0:
-            raise DataModelError(f"offline_budget must be a byte count >= 0, got {offline_budget!r}.")
+        offline_budget = check_budget(offline_budget)
         layer = default_layer(ds) if layer is None else layer
         self._check_layer(layer)
         context = self._contexts[-1] if context is None else self._check_context(context)

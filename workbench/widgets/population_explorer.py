@@ -253,10 +253,10 @@ class PopulationExplorer(anywidget.AnyWidget):
         return keep
 
     # ------------------------------------------------------------------------------------------- linked map
-    def map_state(self, m: int, s: int) -> tuple[HeadSource, dict[str, Any]]:
-        """The linked map of model ``m`` on example ``s``: its head source and its state under the AttentionMap
-        view's trait names (``layer_labels``, ``query_tokens``, ``_thumbs``, ``_thumbs_meta``, ``_scores``, ...).
-        Padding layers, heads and tokens are dropped. The selected map's state fills the ``map_*`` traits; in
+    def map_state(self, m: int, s: int, gen: int = 0) -> tuple[HeadSource, dict[str, Any]]:
+        """The linked map of model ``m`` on example ``s`` (payloads tagged ``gen``): its head source and its state
+        under the AttentionMap view's trait names (``layer_labels``, ``query_tokens``, ``_thumbs``, ``_thumbs_meta``,
+        ``_scores``, ...). Padding layers, heads and tokens are dropped. The selected map's state fills the ``map_*`` traits; in
         offline mode every map's state is an entry of ``_maps``.
 
         >>> src, st = PopulationExplorer(ds).map_state(0, 0)                                  # doctest: +SKIP
@@ -272,7 +272,7 @@ class PopulationExplorer(anywidget.AnyWidget):
         q_keep = np.flatnonzero(~(np.all(np.isnan(w), axis=(0, 1, 3)) & (toks == "")))
         k_keep = np.flatnonzero(~(np.all(np.isnan(w), axis=(0, 1, 2)) & (toks[: w.shape[3]] == "")))
         w = w[:, :, q_keep][:, :, :, k_keep]
-        src = HeadSource(w, prompt=s, gen=0)
+        src = HeadSource(w, prompt=s, gen=gen)
         sc = a["scores"][m][real_l][:, real_h]
         names, ann = a["score_names"], a["annotations"]
         state: dict[str, Any] = {
@@ -325,9 +325,8 @@ class PopulationExplorer(anywidget.AnyWidget):
                 self._map_thumbs_meta, self._map_thumbs = {}, b""
                 self._map_key = ""
             return
-        src, st = self.map_state(self.selected, self.sample)
-        self._src = HeadSource(src.weights, prompt=self.sample, gen=gen)
-        n_l, n_h = src.shape[:2]
+        self._src, st = self.map_state(self.selected, self.sample, gen)
+        n_l, n_h = self._src.shape[:2]
         with self.hold_sync():
             self.map_layer = min(self.map_layer, n_l - 1) if n_l else 0
             self.map_head = min(self.map_head, n_h - 1) if n_h else 0
@@ -339,8 +338,7 @@ class PopulationExplorer(anywidget.AnyWidget):
             self._map_annotations_meta, self._map_annotations = st["_annotations_meta"], st["_annotations"]
             meta, buf = self._src.head_payload(self.map_layer, self.map_head)
             self._map_head_meta, self._map_head = meta, buf
-            meta, buf = self._src.thumbnails()
-            self._map_thumbs_meta, self._map_thumbs = meta, buf
+            self._map_thumbs_meta, self._map_thumbs = st["_thumbs_meta"], st["_thumbs"]
             self._map_key = f"{self.selected}/{self.sample}"
 
     def offline_maps(self) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -141,8 +141,8 @@ def sensitivity(root: str | Path, sizes: Sequence[tuple[int, int]] = ((60, 133),
     delta = max(float(steps[keep][1] - steps[keep][0]), round(tau / 10 / (steps[1] - steps[0])) * (steps[1] - steps[0]))
     carry, place = samples.carry.values.astype(bool), samples.place.values.astype(str)
     first = F.first_order_terms(d, c)
-    variants = {"POLCA": first + F.second_order_terms(d, c, cv), "POLCA, trapezoid second order":
-                first + 0.5 * np.diff(c, axis=0)[:, :, None] * np.diff(d, axis=0), "first-order POLCA": first}
+    variants = {"POLCA": first + F.second_order_terms(d, c, cv),
+                "POLCA, trapezoid second order": first + F.trapezoid_terms(d, c), "first-order POLCA": first}
     out = []
     for mcs, ms in sizes:
         for name, terms in variants.items():

@@ -31,6 +31,8 @@ held-out accuracy.
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
 import json
 import shutil
 import time
@@ -143,13 +145,17 @@ def _positions(mask: torch.Tensor) -> torch.Tensor:
     return (mask.cumsum(1) - 1).clamp(min=0)
 
 
-def _with_cache(hf: nn.Module, cache: Any) -> dict[str, Any]:
-    """The keyword that passes a KV cache to ``hf``: ``cache`` in recent transformers (``past_key_values`` there is
-    deprecated and warns), ``past_key_values`` in older 5.x releases."""
-    import inspect
+@functools.lru_cache(maxsize=None)
+def _cache_keyword(model_class: type) -> str:
+    """The keyword that passes a KV cache to a model of ``model_class``: ``cache`` in recent transformers
+    (``past_key_values`` there is deprecated and warns), ``past_key_values`` in older 5.x releases. Read once per
+    class, not at every generated token."""
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
-    name = "cache" if "cache" in inspect.signature(hf.forward).parameters else "past_key_values"
-    return {name: cache}
+
+def _with_cache(hf: nn.Module, cache: Any) -> dict[str, Any]:
+    """``{keyword: cache}`` for ``hf``'s forward (see :func:`_cache_keyword`)."""
+    return {_cache_keyword(type(hf)): cache}
 
 
 def _cache_of(out: Any) -> Any:
