@@ -12,7 +12,7 @@ import transformers as T
 from workbench.analyses import polca_findings as F
 from workbench.analyses.polca_basis import BasisError, build_basis, check_orthonormal, lanczos_top, random_basis
 from workbench.analyses.polca_grad import (FlatModel, project, project_jvp, project_loop, project_vmap, curvature,
-                                           hvp, sample_losses, tokenize_ids)
+                                           hvp, sample_losses, tokenize_ids, vmap_chunk)
 from workbench.zoo.tasks import addition as task
 
 
@@ -102,6 +102,21 @@ def test_vmap_and_loop_projections_match_forward_mode(small):
                                    atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="method must be"):
         project(fm, fm.flat(), toks, vectors, method="magic")
+
+
+def test_vmap_chunks_fit_the_memory_budget(small):
+    """Per-sample gradients are held a chunk at a time, cut to ``max_bytes`` (a 9.5M-parameter model's default
+    64-sequence chunk would need ~10 GB): a budget of two sequences' gradients gives chunks of two, one smaller than a
+    sequence still goes one at a time, and both give the loop's numbers."""
+    fm, toks, vectors, grads = small
+    per_seq = 4 * fm.n_params * 4  # 4 targets per sequence, float32
+    assert vmap_chunk(fm, toks, 64) == 64
+    assert vmap_chunk(fm, toks, 64, max_bytes=2 * per_seq + 1) == 2
+    assert vmap_chunk(fm, toks, 64, max_bytes=per_seq // 3) == 1
+    ref = (vectors @ grads.T).double().numpy()
+    for budget in (2 * per_seq, 1):
+        got = project_vmap(fm, fm.flat(), toks, vectors, max_bytes=budget).double().numpy()
+        np.testing.assert_allclose(got, ref, atol=1e-5, rtol=0)
 
 
 def test_projection_with_padding_and_uneven_positions():

@@ -36,6 +36,9 @@ from torch.func import functional_call, jacrev, jvp, vmap
 
 #: ``method="auto"`` uses forward mode up to this many directions, per-sample gradients above (see the benchmark).
 AUTO_JVP_MAX_DIRECTIONS: int = 16
+#: the most bytes of per-sample gradients :func:`project_vmap` holds at once (a chunk is cut to fit; one sequence's
+#: gradients always go, however large). Without it a 9.5M-parameter model's 64-sequence chunk asks for ~10 GB.
+VMAP_MAX_BYTES: int = 1 << 30
 
 
 @dataclass
@@ -283,10 +286,28 @@ def per_sample_grads(fm: FlatModel, theta: torch.Tensor, toks: Tokens, seqs: sli
     return jac[seq, slot].detach()
 
 
+def vmap_chunk(fm: FlatModel, toks: Tokens, seq_chunk: int, max_bytes: int | None = None) -> int:
+    """Sequences per :func:`project_vmap` chunk: ``seq_chunk``, cut so that the chunk's per-sample gradients
+    (sequences x most targets in one sequence x parameters) stay within ``max_bytes`` (:data:`VMAP_MAX_BYTES`), and
+    never below 1.
+
+    >>> import transformers as T
+    >>> fm = FlatModel(T.GPT2LMHeadModel(T.GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=7, n_positions=6)))
+    >>> toks = tokenize_ids([[1, 2, 3]] * 8, [[0, 1]] * 8)
+    >>> vmap_chunk(fm, toks, 64), vmap_chunk(fm, toks, 64, max_bytes=2 * fm.n_params * 4 * 3)
+    (64, 3)
+    """
+    budget = VMAP_MAX_BYTES if max_bytes is None else int(max_bytes)
+    per_target = fm.n_params * torch.empty((), dtype=fm.dtype).element_size()
+    most = int(torch.bincount(toks.seq).max()) if toks.n_samples else 1
+    return max(1, min(int(seq_chunk), budget // (most * per_target)))
+
+
 def project_vmap(fm: FlatModel, theta: torch.Tensor, toks: Tokens, vectors: torch.Tensor | np.ndarray,
-                 seq_chunk: int = 64) -> torch.Tensor:
+                 seq_chunk: int = 64, max_bytes: int | None = None) -> torch.Tensor:
     """The same ``(k, n_samples)`` as :func:`project_jvp`, from per-sample gradients (``vmap(jacrev)``, at most
-    ``seq_chunk`` sequences' gradients in memory at a time) projected on the directions.
+    ``seq_chunk`` sequences' gradients, and at most ``max_bytes`` of them (:func:`vmap_chunk`), in memory at a time)
+    projected on the directions.
 
     >>> import torch, transformers as T
     >>> fm = FlatModel(T.GPT2LMHeadModel(T.GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=7, n_positions=6)))
@@ -295,7 +316,7 @@ def project_vmap(fm: FlatModel, theta: torch.Tensor, toks: Tokens, vectors: torc
     """
     v = _as_directions(fm, vectors)
     out = torch.empty((v.shape[0], toks.n_samples), dtype=fm.dtype)
-    for seqs, samples in toks.chunks(seq_chunk):
+    for seqs, samples in toks.chunks(vmap_chunk(fm, toks, seq_chunk, max_bytes)):
         g = per_sample_grads(fm, theta, toks, seqs, samples)
         out[:, samples] = v @ g.T
     return out
