@@ -271,6 +271,8 @@ def test_shipped_decoding_matches_a_fresh_run(coconut, decoded):
     assert shipped.sizes["problem"] == 60
     n = 24  # `decoded` holds the first 24 of the same held-out problems
     assert (shipped.token_id.values[:n] == decoded.token_id.values).all()
-    np.testing.assert_allclose(shipped.prob.values[:n], decoded.prob.values, atol=1e-6)
+    # float32 through 8 fed-back latent steps: a fresh run on another CPU (or thread count) differs by up to ~2e-6;
+    # a regenerated model would differ by far more than 1e-5
+    np.testing.assert_allclose(shipped.prob.values[:n], decoded.prob.values, atol=1e-5)
     assert list(shipped.decoded_trace.values[:n]) == list(decoded.decoded_trace.values)
     assert list(shipped.verification.values[:n]) == list(decoded.verification.values)
