@@ -298,7 +298,7 @@ def vmap_chunk(fm: FlatModel, toks: Tokens, seq_chunk: int, max_bytes: int | Non
     (64, 3)
     """
     budget = VMAP_MAX_BYTES if max_bytes is None else int(max_bytes)
-    per_target = fm.n_params * torch.empty((), dtype=fm.dtype).element_size()
+    per_target = fm.n_params * fm.dtype.itemsize
     most = int(torch.bincount(toks.seq).max()) if toks.n_samples else 1
     return max(1, min(int(seq_chunk), budget // (most * per_target)))
 
@@ -423,4 +423,5 @@ def curvature(fm: FlatModel, theta: torch.Tensor, toks: Tokens, vectors: torch.T
 
 
 __all__ = ["Tokens", "tokenize_ids", "FlatModel", "sample_losses", "project", "project_jvp", "project_vmap",
-           "project_loop", "per_sample_grads", "hvp", "curvature", "AUTO_JVP_MAX_DIRECTIONS"]
+           "project_loop", "per_sample_grads", "vmap_chunk", "hvp", "curvature", "AUTO_JVP_MAX_DIRECTIONS",
+           "VMAP_MAX_BYTES"]
