@@ -97,8 +97,8 @@ def run_tasks(tasks: Sequence[Task], *, is_done: Callable[[str], bool], on_failu
                                  pure=False): t for t in todo}
         bar = tqdm(total=len(todo), desc=desc, disable=not progress)
         try:
-            for fut in as_completed(futures):
-                t = futures[fut]
+            for fut in as_completed(list(futures)):
+                t = futures.pop(fut)
                 try:
                     fut.result()
                     status[t.key] = DONE
@@ -107,6 +107,10 @@ def run_tasks(tasks: Sequence[Task], *, is_done: Callable[[str], bool], on_failu
                 except Exception as e:  # noqa: BLE001 - any failure of a task is recorded, the others go on
                     status[t.key] = FAILED
                     on_failure(t.key, error_text(e, t.key, what, rerun_hint(t.key) if rerun_hint else None))
+                finally:
+                    # let the scheduler forget a read result: one still held when its worker dies is recomputed,
+                    # which would run a finished task again and rewrite its file
+                    fut.release()
                 bar.update()
                 bar.set_postfix(failed=sum(v == FAILED for v in status.values()), refresh=False)
         finally:
