@@ -1,8 +1,8 @@
 """The one runner for many-task jobs (a population of models, POLCA over checkpoints): Dask tasks with progress.
 
 Each :class:`Task` has a key, a function and its arguments; the function writes its own result somewhere durable
-(a netCDF file, a checkpoint folder) and the caller tells the runner, through ``is_done(key)``, which tasks are already
-finished, so a rerun skips them. A task that raises, or whose Dask worker dies (killed, out of memory), is reported
+and atomically (a netCDF file, a checkpoint folder) and the caller tells the runner, through ``is_done(key)``, which
+tasks are already finished, so a rerun skips them (and a worker never runs a finished task twice). A task that raises, or whose Dask worker dies (killed, out of memory), is reported
 through ``on_failure(key, text)`` with a one-sentence message, and the other tasks go on. A ``LocalCluster`` of
 ``workers`` single-threaded processes is made (and closed) when no ``client=`` is given; pass any
 ``distributed.Client`` to run on an existing cluster.
@@ -66,6 +66,15 @@ def error_text(exc: BaseException, key: str, what: str = "task", rerun_hint: str
     return text
 
 
+def _unless_done(is_done: Callable[[str], bool], key: str, fn: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: Mapping[str, Any]) -> Any:
+    """Run a task on its worker unless its result is already written. Dask recomputes a finished task whose result
+    was lost with its worker; this keeps that recompute from running the work again and rewriting the result."""
+    if is_done(key):
+        return None
+    return fn(*args, **kwargs)
+
+
 def run_tasks(tasks: Sequence[Task], *, is_done: Callable[[str], bool], on_failure: Callable[[str, str], None],
               on_success: Callable[[str], None] | None = None, client: Any = None, workers: int = 1,
               progress: bool = True, desc: str = "tasks", what: str = "task",
@@ -80,7 +89,7 @@ def run_tasks(tasks: Sequence[Task], *, is_done: Callable[[str], bool], on_failu
     >>> run_tasks([Task("x", sum, ([1, 2],))], is_done=lambda k: False, on_failure=print, progress=False)  # doctest: +SKIP
     {'x': 'done'}
     """
-    from distributed import as_completed
+    from distributed import KilledWorker, as_completed
 
     keys = [t.key for t in tasks]
     if len(set(keys)) != len(keys):
@@ -93,24 +102,29 @@ def run_tasks(tasks: Sequence[Task], *, is_done: Callable[[str], bool], on_failu
     own = client is None
     client = default_client(workers) if own else client
     try:
-        futures = {client.submit(t.fn, *t.args, **dict(t.kwargs), key=f"{desc}-{t.key}-{time.time_ns()}",
-                                 pure=False): t for t in todo}
+        futures = {client.submit(_unless_done, is_done, t.key, t.fn, t.args, dict(t.kwargs),
+                                 key=f"{desc}-{t.key}-{time.time_ns()}", pure=False): t for t in todo}
         bar = tqdm(total=len(todo), desc=desc, disable=not progress)
         try:
             for fut in as_completed(list(futures)):
                 t = futures.pop(fut)
                 try:
                     fut.result()
+                    ok = True
+                except Exception as e:  # noqa: BLE001 - any failure of a task is recorded, the others go on
+                    # a worker that died after writing its task's result (atomically) still finished that task
+                    ok = isinstance(e, KilledWorker) and is_done(t.key)
+                    if not ok:
+                        status[t.key] = FAILED
+                        on_failure(t.key, error_text(e, t.key, what, rerun_hint(t.key) if rerun_hint else None))
+                finally:
+                    # let the scheduler forget a read result: one still held when its worker dies is recomputed
+                    # (and then skipped on the worker by _unless_done, its result being written)
+                    fut.release()
+                if ok:
                     status[t.key] = DONE
                     if on_success is not None:
                         on_success(t.key)
-                except Exception as e:  # noqa: BLE001 - any failure of a task is recorded, the others go on
-                    status[t.key] = FAILED
-                    on_failure(t.key, error_text(e, t.key, what, rerun_hint(t.key) if rerun_hint else None))
-                finally:
-                    # let the scheduler forget a read result: one still held when its worker dies is recomputed,
-                    # which would run a finished task again and rewrite its file
-                    fut.release()
                 bar.update()
                 bar.set_postfix(failed=sum(v == FAILED for v in status.values()), refresh=False)
         finally:
