@@ -2,8 +2,9 @@
 
 Each :class:`Task` has a key, a function and its arguments; the function writes its own result somewhere durable
 and atomically (a netCDF file, a checkpoint folder) and the caller tells the runner, through ``is_done(key)``, which
-tasks are already finished, so a rerun skips them (and a worker never runs a finished task twice). A task that raises, or whose Dask worker dies (killed, out of memory), is reported
-through ``on_failure(key, text)`` with a one-sentence message, and the other tasks go on. A ``LocalCluster`` of
+tasks are already finished, so a rerun skips them (and a worker never runs a finished task twice). A task that raises,
+or whose Dask worker dies (killed, out of memory) before writing its result, is reported through
+``on_failure(key, text)`` with a one-sentence message, and the other tasks go on. A ``LocalCluster`` of
 ``workers`` single-threaded processes is made (and closed) when no ``client=`` is given; pass any
 ``distributed.Client`` to run on an existing cluster.
 

@@ -66,6 +66,11 @@ class Tokens:
     def n_seq(self) -> int:
         return int(self.input_ids.shape[0])
 
+    @property
+    def most_per_seq(self) -> int:
+        """The most samples any one sequence holds (at least 1): the width of a padded per-sequence layout."""
+        return max(1, int(torch.bincount(self.seq).max())) if self.n_samples else 1
+
     def chunks(self, seq_chunk: int) -> list[tuple[slice, slice]]:
         """(sequence slice, sample slice) pairs of at most ``seq_chunk`` sequences each."""
         seq = self.seq.numpy()
@@ -229,7 +234,7 @@ def project_jvp(fm: FlatModel, theta: torch.Tensor, toks: Tokens, vectors: torch
     out = torch.empty((v.shape[0], toks.n_samples), dtype=fm.dtype)
     losses = torch.empty(toks.n_samples, dtype=fm.dtype)
     step = _compiled_chunk(fm) if compile else _chunk_jvp
-    width = max(1, int(torch.bincount(toks.seq).max())) * seq_chunk  # samples per padded chunk
+    width = toks.most_per_seq * seq_chunk  # samples per padded chunk
     for seqs, samples in toks.chunks(seq_chunk):
         ids = toks.input_ids[seqs]
         mask = None if toks.unpadded else toks.attention_mask[seqs]
@@ -299,8 +304,7 @@ def vmap_chunk(fm: FlatModel, toks: Tokens, seq_chunk: int, max_bytes: int | Non
     """
     budget = VMAP_MAX_BYTES if max_bytes is None else int(max_bytes)
     per_target = fm.n_params * fm.dtype.itemsize
-    most = int(torch.bincount(toks.seq).max()) if toks.n_samples else 1
-    return max(1, min(int(seq_chunk), budget // (most * per_target)))
+    return max(1, min(int(seq_chunk), budget // (toks.most_per_seq * per_target)))
 
 
 def project_vmap(fm: FlatModel, theta: torch.Tensor, toks: Tokens, vectors: torch.Tensor | np.ndarray,
