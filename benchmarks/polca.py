@@ -4,7 +4,7 @@ gradients (``torch.func.vmap``) and against a per-sample backward loop.
 What is computed: ``D[b, x] = <b, grad l(x; theta)>`` for K orthonormal directions and every answer-token sample
 (4 per problem) of the ``addition`` zoo model (3 layers, d = 64, 152,512 parameters), at both checkpoints of one
 checkpoint pair (the shipped final weights and one more AdamW step from them), then each sample's first-order POLCA
-term ``D_t[b, x] <b, theta_{t+1} - theta_t>``. Three implementations (``workbench.analyses.polca_grad``):
+term ``D_t[b, x] <b, theta_{t+1} - theta_t>``. Three implementations (``workbench.analyses.polca.gradients``):
 
 * forward mode (``project_jvp``): one ``torch.func.jvp`` of the per-sample loss vector along each direction
   (``vmap`` over 8 directions at a time, 64 sequences at a time), eager, and the same function through
@@ -42,8 +42,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from workbench.analyses.polca_basis import random_basis  # noqa: E402
-from workbench.analyses.polca_grad import (AUTO_JVP_MAX_DIRECTIONS, FlatModel, Tokens, project_jvp,  # noqa: E402
+from workbench.analyses.polca.basis import random_basis  # noqa: E402
+from workbench.analyses.polca.gradients import (AUTO_JVP_MAX_DIRECTIONS, FlatModel, Tokens, project_jvp,  # noqa: E402
                                            project_loop, project_vmap, tokenize_ids)
 from workbench.zoo import addition as A  # noqa: E402
 from workbench.zoo import registry  # noqa: E402

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from workbench.analyses import polca_findings as F
+from workbench.analyses.polca import findings as F
 from workbench.data import validate_polca
 from workbench.zoo.tasks import addition as task
 

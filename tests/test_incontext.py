@@ -12,7 +12,7 @@ import xarray as xr
 
 from tiny_models import tiny_word_model, word_tokenizer
 from workbench import load_model
-from workbench.analyses import graph_metrics as gm
+from workbench.analyses.incontext import metrics as gm
 from workbench.analyses import incontext as ic
 from workbench.data import DataModelError, validate_incontext
 from workbench.zoo.tasks import graphs as G
@@ -361,7 +361,7 @@ def test_random_weights_control(tiny):
 
 def test_shipped_form_keeps_node_means_at_the_picked_layer_only(tiny_study, tmp_path):
     from workbench import load, save
-    from workbench.analyses.incontext_study import compact, pick_layer
+    from workbench.studies.incontext import compact, pick_layer
 
     layer = pick_layer(tiny_study)
     late = tiny_study.procrustes_r2.sel(context=tiny_study.context[tiny_study.context >= 100]).mean("context")

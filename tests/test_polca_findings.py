@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from workbench.analyses import polca_findings as F
+from workbench.analyses.polca import findings as F
 
 STEPS = np.arange(0, 2001, 20)
 TAU = 800

@@ -9,9 +9,9 @@ import pytest
 import torch
 import transformers as T
 
-from workbench.analyses import polca_findings as F
-from workbench.analyses.polca_basis import BasisError, build_basis, check_orthonormal, lanczos_top, random_basis
-from workbench.analyses.polca_grad import (FlatModel, project, project_jvp, project_loop, project_vmap, curvature,
+from workbench.analyses.polca import findings as F
+from workbench.analyses.polca.basis import BasisError, build_basis, check_orthonormal, lanczos_top, random_basis
+from workbench.analyses.polca.gradients import (FlatModel, project, project_jvp, project_loop, project_vmap, curvature,
                                            hvp, sample_losses, tokenize_ids, vmap_chunk)
 from workbench.zoo.tasks import addition as task
 

@@ -17,9 +17,9 @@ import torch
 import transformers as T
 
 import workbench
-from workbench.analyses import polca as P
-from workbench.analyses import polca_findings as F
-from workbench.analyses.polca_grad import FlatModel, project_loop, tokenize_ids
+from workbench.analyses.polca import pipeline as P
+from workbench.analyses.polca import findings as F
+from workbench.analyses.polca.gradients import FlatModel, project_loop, tokenize_ids
 from workbench.zoo import addition as A
 from workbench.zoo.tasks import addition as task
 from workbench.zoo.train import TrainConfig, seeded, train
@@ -238,7 +238,7 @@ def test_bad_input_gets_one_sentence_errors(run, tmp_path):
     with pytest.raises(P.PolcaInputError, match="holds a POLCA run with different settings"):
         P.polca(folders, samples, run["root"], hessian_samples=hessian, basis_every=15, labels=run["labels"],
                 n_lca=5, curvature_samples=4, progress=False)
-    from workbench.analyses.polca_basis import BasisError
+    from workbench.analyses.polca.basis import BasisError
 
     n_params = FlatModel(hf).n_params
     skewed = np.zeros((2, n_params))

@@ -8,7 +8,7 @@ import pytest
 
 import workbench
 from workbench.data import validate_population
-from workbench.zoo import population as P
+from workbench.studies import dyck as P
 
 SETTINGS = P.RunSettings(steps=4, train_size=200, eval_size=16, ablation_size=8, ablation_kinds=("mean", "uniform"))
 

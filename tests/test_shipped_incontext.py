@@ -11,7 +11,7 @@ import pytest
 
 import workbench as wb
 from workbench.analyses import incontext as ic
-from workbench.analyses import incontext_study as S
+from workbench.studies import incontext as S
 from workbench.data import validate_incontext
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "incontext"

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 import workbench as wb
-from workbench.analyses import polca_findings as F
+from workbench.analyses.polca import findings as F
 from workbench.zoo import addition as A
 from workbench.zoo import registry
-from workbench.zoo.addition_study import shipped_path
+from workbench.studies.polca import shipped_path
 from workbench.zoo.tasks import addition as task
 
 

@@ -15,7 +15,7 @@ import workbench as wb
 from workbench.analyses import attention as A
 from workbench.data import validate_population
 from workbench.zoo import dyck
-from workbench.zoo import population as P
+from workbench.studies import dyck as P
 from workbench.zoo.registry import zoo_dir
 
 

@@ -328,6 +328,26 @@ def validate_incontext(ds: Any) -> xr.Dataset:
     return ds
 
 
+#: Positions in the trailing moving average that turns an in-context study's ``accuracy`` into ``accuracy_smooth``
+#: (the paper's plots). A data-model convention: the analysis writes the smoothed curve and a widget reading an older
+#: Dataset without it smooths ``accuracy`` the same way.
+SMOOTH = 30
+
+
+def trailing_mean(x: np.ndarray, width: int = SMOOTH) -> np.ndarray:
+    """Trailing moving average over the last ``width`` values (fewer at the start), along the last axis: how
+    ``accuracy_smooth`` derives from ``accuracy`` in an in-context Dataset.
+
+    >>> trailing_mean(np.array([1.0, 3.0, 5.0, 7.0]), 2).tolist()
+    [1.0, 2.0, 4.0, 6.0]
+    """
+    x = np.asarray(x, dtype=np.float64)
+    c = np.cumsum(np.concatenate([np.zeros(x.shape[:-1] + (1,)), x], -1), -1)
+    idx = np.arange(x.shape[-1])
+    lo = np.maximum(idx + 1 - width, 0)
+    return (c[..., idx + 1] - c[..., lo]) / (idx + 1 - lo)
+
+
 # ------------------------------------------------------------------------------------------------------ save / load
 def _is_string_array(values: np.ndarray) -> bool:
     if values.dtype.kind == "U":

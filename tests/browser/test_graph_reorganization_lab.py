@@ -101,7 +101,7 @@ def test_graph_reorganization_in_jupyterlab(lab, page):
     t0 = time.perf_counter()
     # offline_budget=0: only the shown layer is in the widget's state, so picking another asks the kernel
     write_notebook(lab["root"] / NB, [
-        "import json\nimport workbench as wb\nfrom workbench.analyses.incontext_study import shipped_path\n"
+        "import json\nimport workbench as wb\nfrom workbench.studies.incontext import shipped_path\n"
         "ds = wb.load(shipped_path('gemma3_grid'))\nw = wb.GraphReorganization(ds, offline_budget=0)\nw",
     ])
     open_and_run_all(page, lab, NB)
@@ -210,7 +210,7 @@ STATIC_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>GraphRe
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     import workbench as wb
-    from workbench.analyses.incontext_study import shipped_path
+    from workbench.studies.incontext import shipped_path
 
     nm = ensure_npm_packages()
     ds = wb.load(shipped_path("gemma3_grid"))

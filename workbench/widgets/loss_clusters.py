@@ -53,11 +53,11 @@ _SKIP_LABELS = {"sample", "text", "target_start", "target_end", "problem"}
 # ------------------------------------------------------------------------------------------------------------ helpers
 def categorical_labels(ds: xr.Dataset) -> dict[str, list[str]]:
     """Sample coordinates usable as categorical labels (at most :data:`MAX_CATEGORIES` values), with their sorted
-    categories as strings.
+    categories as strings, in natural order (numbers inside them compare as numbers).
 
     >>> ds = xr.Dataset(coords={"place": ("sample", ["1s", "10s", "1s"]), "carry": ("sample", [0, 1, 1])})
     >>> categorical_labels(ds)
-    {'place': ['10s', '1s'], 'carry': ['0', '1']}
+    {'place': ['1s', '10s'], 'carry': ['0', '1']}
     """
     out = {}
     for name, c in ds.coords.items():

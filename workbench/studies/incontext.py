@@ -1,7 +1,7 @@
 """The shipped in-context study (``data/incontext/``): Gemma-3-270M on the grid, the ring and the shuffled days of the
 week, with its controls, and SmolLM2-135M-Instruct on the grid. One command regenerates every file::
 
-    python -m workbench.analyses.incontext_study --out data/incontext
+    python -m workbench.studies.incontext --out data/incontext
 
 Each study is 8 seeded walks of 1,400 words (:func:`workbench.analyses.incontext.study`), window 50, every residual
 layer. The grid file also carries its controls' curves (:func:`~workbench.analyses.incontext.with_controls`): the same
@@ -74,7 +74,7 @@ def compact(ds: xr.Dataset, layer: int, node_mean: bool = True) -> xr.Dataset:
     if not node_mean:
         return ds.drop_vars("node_mean").assign_attrs(
             node_mean_shipped="node_mean is dropped from this shipped file to keep it small; every metric was "
-                              "computed from it; `python -m workbench.analyses.incontext_study` recomputes it")
+                              "computed from it; `python -m workbench.studies.incontext` recomputes it")
     kept = ds.node_mean.where(ds.layer == layer).astype(np.float16)
     return ds.assign(node_mean=kept).assign_attrs(
         node_mean_shipped=f"node_mean is kept at layer {layer} only (float16; NaN at the other layers) to keep the "
@@ -118,7 +118,7 @@ def run(out: str | Path, names: list[str] | None = None, force: bool = False, n_
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m workbench.studies.incontext", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="data/incontext")
     parser.add_argument("--only", nargs="*", choices=list(STUDIES), default=None)
     parser.add_argument("--force", action="store_true", help="recompute studies whose file exists")

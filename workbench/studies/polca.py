@@ -3,13 +3,15 @@
 Runs :func:`workbench.analyses.polca.polca` on the checkpoints of :mod:`workbench.zoo.addition` (every
 ``--every``-th saved checkpoint), with the study's validation problems as samples (4 answer tokens each, labelled by
 ``place`` and ``carry``) and a fixed sample of training problems for the Hessian, then ships the Dataset (compressed
-netCDF) to ``data/polca/addition_polca.nc``. Regenerate everything (training, then the study) with::
+netCDF) to ``data/polca/addition_polca.nc``. Regenerate everything with one command::
 
-    OMP_NUM_THREADS=1 python -m workbench.zoo.addition --work /work/polca/run --out data/zoo
-    OMP_NUM_THREADS=1 python -m workbench.zoo.addition_study --run /work/polca/run --root /work/polca/study \\
+    OMP_NUM_THREADS=1 python -m workbench.studies.polca --train --run /work/polca/run --root /work/polca/study \\
         --ship data/polca
 
-Both commands resume where they stopped; the study's checkpoint decompositions run as Dask tasks (``--workers``).
+``--train`` first trains the run (:func:`workbench.zoo.addition.train_run`, the same as
+``python -m workbench.zoo.addition --work /work/polca/run``) and ships its final checkpoint as the zoo model
+``addition`` (``data/zoo/addition``, or ``$WORKBENCH_ZOO``); without it the study reads an existing run. Both stages
+resume where they stopped (a finished run is kept); the study's checkpoint decompositions run as Dask tasks (``--workers``).
 
 >>> len(study_samples(3)[0]), study_samples(3)[1]["place"][:4].tolist()
 (3, ['1000s', '100s', '10s', '1s'])
@@ -128,7 +130,7 @@ def sensitivity(root: str | Path, sizes: Sequence[tuple[int, int]] = ((60, 133),
 
     >>> sensitivity("/work/polca/study")                                                     # doctest: +SKIP
     """
-    from workbench.analyses import polca_findings as F
+    from workbench.analyses.polca import findings as F
     from workbench.analyses.polca import gather
     from workbench.data import load
 
@@ -156,8 +158,10 @@ def sensitivity(root: str | Path, sizes: Sequence[tuple[int, int]] = ((60, 133),
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m workbench.zoo.addition_study", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m workbench.studies.polca", description=__doc__.split("\n")[0])
     ap.add_argument("--run", type=Path, required=True, help="training run (python -m workbench.zoo.addition --work)")
+    ap.add_argument("--train", action="store_true",
+                    help="train the run first (resumable) and ship its final checkpoint to the zoo (data/zoo/addition)")
     ap.add_argument("--root", type=Path, required=True, help="POLCA work folder (outside the repository)")
     ap.add_argument("--ship", type=Path, default=None, help="copy the Dataset here (data/polca)")
     ap.add_argument("--workers", type=int, default=1)
@@ -165,6 +169,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=v)
     a = ap.parse_args(argv)
     settings = {k: getattr(a, k) for k in STUDY}
+    if a.train:
+        from workbench.zoo.registry import zoo_dir
+
+        if (a.run / "run.json").is_file():  # a finished run is kept, never retrained
+            print("training run already finished:", a.run, flush=True)
+        else:
+            report = A.train_run(a.run)
+            print(json.dumps({k: report[k] for k in ("seconds", "parameters", "validation")}), flush=True)
+        print("shipped", A.ship(a.run, zoo_dir()), flush=True)
     ds = run_study(a.run, a.root, settings, workers=a.workers)
     print(json.dumps({m: [round(float(h), 3), round(float(s), 3)] for m, h, s in
                       zip(ds.approach.values, ds.table_homogeneity.values, ds.table_hidden_share.values)}))

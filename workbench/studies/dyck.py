@@ -1,4 +1,5 @@
-"""Train a population of Dyck classifiers as Dask tasks, one result file per member, and combine them into one Dataset.
+"""The shipped Dyck population study (``data/dyck/``): a population of Dyck classifiers trained as Dask tasks, one result
+file per member, combined into one Dataset.
 
 The population study of Li, Kaufmann, Wattenberg, Alvarez-Melis & Saphra (2025), "Can Interpretation Predict Behavior
 on Unseen Data?" (arXiv 2507.06445), at CPU scale: a grid of layers x heads x weight decay x seeds. Each Dask task
@@ -11,10 +12,10 @@ one Dataset that passes :func:`workbench.data.validate_population`.
 
 The shipped population (data/dyck/population.nc) was produced by::
 
-    OMP_NUM_THREADS=1 python -m workbench.zoo.population --out /work/dyck1600 --steps 1600 --lr 1e-3 --eval-size 300 \
+    OMP_NUM_THREADS=1 python -m workbench.studies.dyck --out /work/dyck1600 --steps 1600 --lr 1e-3 --eval-size 300 \
         --ablation-size 100 --ablation-kinds mean uniform --seeds 4 --workers 2
     cp /work/dyck1600/population.nc /work/dyck1600/run.json data/dyck/
-    python -c "import workbench; from workbench.zoo import population as P; \
+    python -c "import workbench; from workbench.studies import dyck as P; \
         P.export_representatives(workbench.load('data/dyck/population.nc'), '/work/dyck1600')"   # data/zoo/dyck-<type>/
 
 (18 settings x 4 seeds = 72 members; seeds: init_seed = data_seed = 0..3; 1,600 steps of 64 strings, 2-4 minutes of one
@@ -25,12 +26,12 @@ The four zoo representatives are distinct members (:func:`representatives` says 
 were not among the checkpoints kept from that run, so they were re-trained alone with the same settings, and each
 reproduced its population entry exactly (accuracies, final loss, head scores, example attention, ablations)::
 
-    OMP_NUM_THREADS=1 python -c "from workbench.zoo import population as P; \
+    OMP_NUM_THREADS=1 python -c "from workbench.studies import dyck as P; \
         s = P.RunSettings(1600, 1e-3, 64, 50_000, 300, True, 100, ('mean', 'uniform')); \
         [P.run_member(m, '/tmp/dyck', s) for m in P.grid() \
          if m.id in ('L3-H4-wd0-i0-d0', 'L2-H2-wd0.001-i2-d2', 'L2-H4-wd0.001-i2-d2')]"
     # + the violation-detecting member's checkpoint under /tmp/dyck/checkpoints/L2-H2-wd0.01-i3-d3/step_0001600
-    python -c "import workbench; from workbench.zoo import population as P; \
+    python -c "import workbench; from workbench.studies import dyck as P; \
         P.export_representatives(workbench.load('data/dyck/population.nc'), '/tmp/dyck')"
 """
 
@@ -405,14 +406,14 @@ def export_representatives(pop: xr.Dataset, root: str | os.PathLike, zoo: str | 
         info = {"member": member_id, "type": t,
                 "id_accuracy": float(member["id_accuracy"]), "ood_accuracy": float(member["ood_accuracy"]),
                 f"max_{split}_score": {s: float(best.sel(model=member_id, score=s)) for s in HEAD_SCORE_TYPES},
-                "regenerate": "python -m workbench.zoo.population --out data/dyck ... --export-zoo"}
+                "regenerate": "python -m workbench.studies.dyck --out data/dyck ... --export-zoo"}
         (target / "dyck.json").write_text(json.dumps(info, indent=1))
         out[name] = member_id
     return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m workbench.zoo.population", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m workbench.studies.dyck", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="data root: members/, checkpoints/ and population.nc go here")
     p.add_argument("--layers", type=int, nargs="+", default=list(LAYERS))
     p.add_argument("--heads", type=int, nargs="+", default=list(HEADS))

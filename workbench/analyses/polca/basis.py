@@ -5,7 +5,7 @@ start with an empty basis ``B``; at each basis checkpoint ``t``, with ``P = I - 
 orthonormal ``B``), append the top-``k`` eigenvectors of ``P H_t P`` (the same nonzero eigenpairs as ``P H_t``, and
 symmetric, so Lanczos applies), ``H_t`` being the Hessian of the mean loss on a fixed training sample. The Hessian is
 never formed: ``scipy.sparse.linalg.eigsh`` runs Lanczos over a ``LinearOperator`` whose matrix-vector product is a
-Hessian-vector product (:func:`workbench.analyses.polca_grad.hvp`). "Top" is the largest algebraic eigenvalue.
+Hessian-vector product (:func:`workbench.analyses.polca.gradients.hvp`). "Top" is the largest algebraic eigenvalue.
 
 >>> import numpy as np
 >>> h = np.diag([3.0, 2.0, 1.0])
@@ -24,7 +24,7 @@ import torch
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 from tqdm.auto import tqdm
 
-from workbench.analyses.polca_grad import FlatModel, Tokens, hvp
+from workbench.analyses.polca.gradients import FlatModel, Tokens, hvp
 
 
 class BasisError(ValueError):

@@ -5,7 +5,7 @@ arXiv 2501.00070. A model reads a uniform random walk over a graph whose nodes a
 At each context length T we average the residual stream at the occurrences of each word over the last ``window``
 positions before T (a node absent from the window is masked, never zero-filled) and ask how well these node means
 mirror the graph: PCA, the Dirichlet energy and its scale-free ratio, and the Procrustes R^2 of the top-2 principal
-components against the Laplacian eigenvectors 2-3 (:mod:`workbench.analyses.graph_metrics`). Accuracy at position t
+components against the Laplacian eigenvectors 2-3 (:mod:`workbench.analyses.incontext.metrics`). Accuracy at position t
 is the next-token probability the model puts on the valid neighbours of the current word.
 
 **One traced pass per walk serves every context length.** Attention is causal, so a prefix's states do not depend on
@@ -39,13 +39,12 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from workbench.analyses import graph_metrics as gm
+from workbench.analyses.incontext import metrics as gm
+from workbench.data import SMOOTH, trailing_mean
 from workbench.zoo.tasks.graphs import Graph, bos_id, word_token_ids
 
 #: Positions in the window before T over which a node's occurrences are averaged (replications of the final paper).
 DEFAULT_WINDOW = 50
-#: Positions in the trailing moving average of the accuracy curve (the paper's plots).
-SMOOTH = 30
 #: Principal components kept per (layer, context): enough for PC1-2, PC3-4 (the days of the week) and PC5-6.
 N_COMPONENTS = 6
 #: Quantiles of the permutation null that are kept.
@@ -283,19 +282,6 @@ def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # nodes absent from every walk stay NaN
         return np.nanmean(a, axis=axis)
-
-
-def trailing_mean(x: np.ndarray, width: int = SMOOTH) -> np.ndarray:
-    """Trailing moving average over the last ``width`` values (fewer at the start), along the last axis.
-
-    >>> trailing_mean(np.array([1.0, 3.0, 5.0, 7.0]), 2).tolist()
-    [1.0, 2.0, 4.0, 6.0]
-    """
-    x = np.asarray(x, dtype=np.float64)
-    c = np.cumsum(np.concatenate([np.zeros(x.shape[:-1] + (1,)), x], -1), -1)
-    idx = np.arange(x.shape[-1])
-    lo = np.maximum(idx + 1 - width, 0)
-    return (c[..., idx + 1] - c[..., lo]) / (idx + 1 - lo)
 
 
 def _geometry(x: np.ndarray, graph: Graph, z: np.ndarray, n_perm: int, seed: int) -> dict[str, Any]:

@@ -8,17 +8,17 @@ whose projected losses move together. Three passes, each resumable under ``root`
 1. **Checkpoints** of any HuggingFace causal LM: folders (``save_pretrained``) or local revisions ``(name, revision)``
    of a model in the local HuggingFace cache. A remote model is refused: POLCA needs gradients and weights.
 2. **Basis** (``root/basis.nc``): at every ``basis_every`` steps, the top Hessian eigenvector off the vectors found so
-   far (:mod:`workbench.analyses.polca_basis`), on a fixed sample of training texts. Also a random orthonormal basis
+   far (:mod:`workbench.analyses.polca.basis`), on a fixed sample of training texts. Also a random orthonormal basis
    and the top-50 largest-magnitude parameters of the final checkpoint, for the baselines.
 3. **Decomposition** (``root/steps/step_NNNNNNN.nc``, one Dask task per checkpoint, :mod:`workbench.runner`):
    at every checkpoint, every sample's loss and ``<b, grad l(x)>`` along every direction
-   (:mod:`workbench.analyses.polca_grad`), ``<b, theta>`` and the curvature ``b^T H b``. A failed checkpoint is
+   (:mod:`workbench.analyses.polca.gradients`), ``<b, theta>`` and the curvature ``b^T H b``. A failed checkpoint is
    recorded (``root/steps/step_NNNNNNN.failed.json``) and re-run alone by :func:`rerun`; finished ones are kept and
    skipped by a later call.
 
 Then :func:`assemble` turns them into the study's Dataset (:func:`workbench.data.validate_polca`): projected losses,
 filters, HDBSCAN clusters, break times, hidden breakthroughs and the baselines of the paper's Table 1
-(:mod:`workbench.analyses.polca_findings`).
+(:mod:`workbench.analyses.polca.findings`).
 
 A sample is one target token: :class:`Sample` ``(text, positions)`` counts, for every position ``p``, the loss of
 predicting token ``p + 1`` from tokens ``0..p`` (positions index the tokenizer's output for ``text``).
@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from workbench.analyses import polca_findings as F
+from workbench.analyses.polca import findings as F
 from workbench.data import load, provenance, save, validate_polca
 
 PAPER = "Kangaslahti, Rosenfeld & Saphra 2025, Hidden Breakthroughs in Language Model Training, arXiv 2506.15872"
@@ -253,7 +253,7 @@ def encode_samples(samples: Sequence[Sample], tokenizer: Any, what: str = "sampl
 
 
 def _tokens(enc: Mapping[str, np.ndarray]) -> Any:
-    from workbench.analyses.polca_grad import tokenize_ids
+    from workbench.analyses.polca.gradients import tokenize_ids
 
     rows = [list(enc["ids"][i, : enc["lengths"][i]]) for i in range(len(enc["lengths"]))]
     positions: list[list[int]] = [[] for _ in rows]
@@ -377,8 +377,8 @@ def make_basis(root: str | os.PathLike, progress: bool = True, vectors: np.ndarr
     """
     import torch
 
-    from workbench.analyses.polca_basis import Basis, build_basis, check_orthonormal, random_basis
-    from workbench.analyses.polca_grad import FlatModel
+    from workbench.analyses.polca.basis import Basis, build_basis, check_orthonormal, random_basis
+    from workbench.analyses.polca.gradients import FlatModel
 
     root = Path(root)
     p = _paths(root)
@@ -439,7 +439,7 @@ def decompose_checkpoint(root: str, step: int) -> str:
     """
     import torch
 
-    from workbench.analyses.polca_grad import FlatModel, Tokens, curvature, project, sample_losses
+    from workbench.analyses.polca.gradients import FlatModel, Tokens, curvature, project, sample_losses
 
     rootp = Path(root)
     out = step_path(rootp, step)
@@ -577,8 +577,8 @@ def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = 
 
     The terms are summed over every checkpoint; ``store_every`` keeps the trajectories at every n-th checkpoint (and
     the last), and clusters and break steps are found on those (the stored data is what was clustered). ``tau`` defaults to
-    :func:`~workbench.analyses.polca_findings.flattening_step` of the mean exact loss, ``delta`` to ``tau / 10``;
-    HDBSCAN's sizes default to :func:`~workbench.analyses.polca_findings.scaled_sizes` of the sample count.
+    :func:`~workbench.analyses.polca.findings.flattening_step` of the mean exact loss, ``delta`` to ``tau / 10``;
+    HDBSCAN's sizes default to :func:`~workbench.analyses.polca.findings.scaled_sizes` of the sample count.
     ``store_dtype="float16"`` stores the projected losses at half precision (for shipping); they are rounded to it
     before the filters and the clustering, so the stored values are exactly what was clustered.
 

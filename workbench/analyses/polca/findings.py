@@ -10,7 +10,7 @@ Shapes: ``S`` checkpoints (steps ``t_0 < ... < t_{S-1}``), ``K`` directions, ``N
   **Our choices** (the paper leaves them open): ``X`` is the study's own sample set, so ``<dg(X), b>`` is the mean of
   ``<dg(x), b>`` over the samples and the second-order terms of the samples average exactly to
   ``1/2 lambda <dtheta, b>^2``; ``lambda_s(b) = b^T H_s b`` is recomputed along training, not kept from when ``b``
-  was found (the curvature of the mean loss on the fixed Hessian sample, :func:`workbench.analyses.polca_grad.curvature`,
+  was found (the curvature of the mean loss on the fixed Hessian sample, :func:`workbench.analyses.polca.gradients.curvature`,
   at every ``curvature_every``-th checkpoint and linear in between, so vectors found late get the early curvature
   they had early). When
   ``|<dg(X), b>| <= ratio_eps * mean_x |<dg(x), b>|`` the ratio is undefined in practice and the term falls back to
