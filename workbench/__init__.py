@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 from workbench.data import (DataModelError, load, save, validate_attention, validate_incontext, validate_logit_lens,
-                            validate_residuals)
+                            validate_patching, validate_residuals)
 
 _LAZY = {
     "load_model": "workbench.backend",
@@ -40,6 +40,10 @@ _LAZY = {
     "PolcaSample": "workbench.analyses.polca",
     "validate_polca": "workbench.data",
     "random_weights": "workbench.backend",
+    "patch": "workbench.analyses.patching",
+    "attribution_patch": "workbench.analyses.patching",
+    "logit_diff": "workbench.analyses.metrics",
+    "prob": "workbench.analyses.metrics",
 }
 #: Modules reachable as attributes: ``wb.charts``, ``wb.incontext`` (graph tracing), ``wb.graphs`` (graphs, walks).
 _MODULES = {"charts": "workbench.charts", "incontext": "workbench.analyses.incontext",
@@ -52,6 +56,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.analyses.latent import decode_latents, early_stopping, latent_lens
     from workbench.analyses.lens import logit_lens
     from workbench.backend import Model, load_model, random_weights
+    from workbench.analyses.metrics import logit_diff, prob
+    from workbench.analyses.patching import attribution_patch, patch
     from workbench.analyses.polca import PolcaSample, polca
     from workbench.data import validate_polca
     from workbench.widgets import AttentionMap, GraphReorganization, LatentDecoder, LossClusters, PopulationExplorer
@@ -104,5 +110,10 @@ __all__ = [
     "validate_residuals",
     "validate_logit_lens",
     "validate_incontext",
+    "validate_patching",
+    "patch",
+    "attribution_patch",
+    "logit_diff",
+    "prob",
     "DataModelError",
 ]

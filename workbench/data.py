@@ -40,6 +40,10 @@ DIMS: tuple[str, ...] = (
     "latent",  # latent-thought index
     "cluster_id",  # a cluster of one basis vector (POLCA), labels 0..n-1
     "approach",  # a row of a methods table (POLCA's Table 1); not "method", which .sel() takes as its own keyword
+    "pair",  # a (clean, corrupted) prompt pair of an intervention
+    "site",  # where an intervention acts: "resid", "attn", "mlp"
+    "span",  # a set of positions patched together (multi-token patching)
+    "vocab",  # the distinct token ids a Dataset names, with their strings (coords vocab_id, vocab_token)
 )
 
 _KIND_ATTR = "workbench_kind"  # "DataArray" or "Dataset", so load() returns what save() got
@@ -287,6 +291,60 @@ def validate_polca(ds: Any) -> xr.Dataset:
     if "found_at" not in ds.coords or ds.coords["found_at"].dims != ("basis",):
         raise DataModelError(f"{what} needs coord 'found_at' on 'basis' (the step each vector was found); it has "
                              f"{sorted(map(str, ds.coords))}.")
+    return ds
+
+
+#: Where activation patching acts, in the order results list them (``head`` is the separate ``head_effect`` view).
+PATCH_SITES = ("resid", "attn", "mlp")
+
+
+def validate_patching(ds: Any) -> xr.Dataset:
+    """Check an activation- or attribution-patching Dataset (:func:`workbench.patch`,
+    :func:`workbench.attribution_patch`), as the PatchMap widget reads it.
+
+    Required: ``effect`` and ``metric`` on (site, layer, X), with X = ``position`` (one cell per token) or ``span``
+    (a set of positions patched together), and an optional leading ``pair``; coord ``site`` with values from
+    ``("resid", "attn", "mlp")``; attrs ``metric`` (the metric's name) and ``method`` (``"exact"`` or
+    ``"attribution"``). ``effect`` is normalised, (m(patched) - m(corrupted)) / (m(clean) - m(corrupted)) when
+    denoising (its mirror when noising), so 1 = the patch restores the clean answer and 0 = no change; NaN marks a
+    cell that does not exist (a site without that layer, a position past a shorter pair's end). Optional, read when
+    present: coords ``token`` and ``corrupted_token`` on (pair, position); ``head_effect``/``head_metric`` on
+    (pair, layer, head); the top-k logit changes ``top_token_id``/``top_change`` on (..., rank) with coords
+    ``vocab_id``/``vocab_token`` on ``vocab`` naming the ids; ``pearson_r`` on (site) (attribution against exact).
+
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"effect": (("site", "layer", "position"), np.zeros((1, 2, 3))),
+    ...                  "metric": (("site", "layer", "position"), np.zeros((1, 2, 3)))},
+    ...                 coords={"site": ["resid"], "token": ("position", ["a", "b", "c"])},
+    ...                 attrs={"metric": "logit_diff(' a', ' b')", "method": "exact"})
+    >>> ok = validate_patching(ds)
+    """
+    what = "patching Dataset"
+    if not isinstance(ds, xr.Dataset):
+        raise DataModelError(f"{what} must be an xarray.Dataset, got {type(ds).__name__}.")
+    for var in ("effect", "metric"):
+        if var not in ds.data_vars:
+            raise DataModelError(f"{what} needs data variable {var!r} on (pair, site, layer, position); it has "
+                                 f"{sorted(map(str, ds.data_vars))}.")
+        cells = "span" if "span" in ds[var].dims else "position"
+        _require_dims(ds[var], ("site", "layer", cells), f"{what}[{var!r}]", optional=("pair",))
+    if ds["effect"].dims != ds["metric"].dims:
+        raise DataModelError(f"{what}: 'effect' {_describe_dims(ds['effect'])} and 'metric' "
+                             f"{_describe_dims(ds['metric'])} must share their dims.")
+    unknown = [str(s) for s in ds["site"].values if str(s) not in PATCH_SITES]
+    if unknown:
+        raise DataModelError(f"{what} has unknown site(s) {unknown}; sites are {list(PATCH_SITES)}.")
+    for attr in ("metric", "method"):
+        if attr not in ds.attrs:
+            raise DataModelError(f"{what} needs attr {attr!r} (the metric's name; 'exact' or 'attribution'); it has "
+                                 f"{sorted(ds.attrs)}.")
+    if ds.attrs["method"] not in ("exact", "attribution"):
+        raise DataModelError(f"{what}'s attr 'method' must be 'exact' or 'attribution', got {ds.attrs['method']!r}.")
+    if "position" in ds.dims:
+        for coord in ("token", "corrupted_token"):
+            _require_token_coord(ds, coord, "position", what)
+    if "head_effect" in ds.data_vars:
+        _require_dims(ds["head_effect"], ("layer", "head"), f"{what}['head_effect']", optional=("pair", "span"))
     return ds
 
 

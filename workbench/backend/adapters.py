@@ -23,6 +23,9 @@ class Adapter:
     unembed:     the module mapping a residual to vocabulary logits, relative to the whole model (None: no LM head).
     causal:      decoder-only (left padding, causal mask) or encoder (right padding, bidirectional).
     logit_softcap_attr: config attribute of a final tanh soft-cap on logits (Gemma 2), applied by the lens.
+    attn_out:    the attention's output projection inside a block: its input holds every head's output side by side
+                 (what head patching edits, grouped-query models included), its output is the attention's output.
+    mlp:         the MLP inside a block, whose output is added to the residual stream (None: no single MLP module).
     """
 
     family: str
@@ -33,6 +36,8 @@ class Adapter:
     causal: bool = True
     logit_softcap_attr: str | None = None
     model_types: tuple[str, ...] = field(default_factory=tuple)
+    attn_out: str | None = None
+    mlp: str | None = None
 
 
 _REGISTRY: dict[str, Adapter] = {}
@@ -87,22 +92,25 @@ def resolve(root: Any, path: str) -> Any:
     raise AttributeError(f"none of the module paths {path!r} exist: {'; '.join(errors)}")
 
 
-register_adapter(Adapter("gpt2", blocks="h", attention="attn", final_norm="ln_f", unembed="lm_head"), ["gpt2"])
+register_adapter(Adapter("gpt2", blocks="h", attention="attn", final_norm="ln_f", unembed="lm_head",
+                         attn_out="attn.c_proj", mlp="mlp"), ["gpt2"])
 register_adapter(
-    Adapter("gpt-neox", blocks="layers", attention="attention", final_norm="final_layer_norm", unembed="lm_head|embed_out"),
+    Adapter("gpt-neox", blocks="layers", attention="attention", final_norm="final_layer_norm", unembed="lm_head|embed_out",
+            attn_out="attention.dense", mlp="mlp"),
     ["gpt_neox"],
 )
 register_adapter(
-    Adapter("llama", blocks="layers", attention="self_attn", final_norm="norm", unembed="lm_head"),
+    Adapter("llama", blocks="layers", attention="self_attn", final_norm="norm", unembed="lm_head",
+            attn_out="self_attn.o_proj", mlp="mlp"),
     ["llama", "qwen2", "qwen3", "mistral", "smollm3", "olmo", "olmo2"],
 )
 register_adapter(
     Adapter("gemma", blocks="layers", attention="self_attn", final_norm="norm", unembed="lm_head",
-            logit_softcap_attr="final_logit_softcapping"),
+            logit_softcap_attr="final_logit_softcapping", attn_out="self_attn.o_proj", mlp="mlp"),
     ["gemma", "gemma2", "gemma3_text"],
 )
 register_adapter(
     Adapter("bert", blocks="encoder.layer", attention="attention.self", final_norm=None,
-            unembed="cls.predictions|lm_head", causal=False),
+            unembed="cls.predictions|lm_head", causal=False, attn_out="attention.output.dense"),
     ["bert", "roberta"],
 )

@@ -106,6 +106,20 @@ class Model:
     def attention_module(self, layer: int) -> Any:
         return resolve(self.blocks[layer], self.adapter.attention)
 
+    def attn_out_module(self, layer: int) -> Any:
+        """Block ``layer``'s attention output projection (input: every head's output side by side)."""
+        if not self.adapter.attn_out:
+            raise AttributeError(f"{self.name!r} ({self.adapter.family}) has no attention output projection in its "
+                                 "adapter (Adapter.attn_out); register one to patch attention outputs or heads.")
+        return resolve(self.blocks[layer], self.adapter.attn_out)
+
+    def mlp_module(self, layer: int) -> Any:
+        """Block ``layer``'s MLP, whose output is added to the residual stream."""
+        if not self.adapter.mlp:
+            raise AttributeError(f"{self.name!r} ({self.adapter.family}) has no single MLP module in its adapter "
+                                 "(Adapter.mlp); register one to patch MLP outputs.")
+        return resolve(self.blocks[layer], self.adapter.mlp)
+
     @property
     def final_norm(self) -> Any | None:
         return resolve(self._base, self.adapter.final_norm) if self.adapter.final_norm else None
