@@ -17,7 +17,8 @@ import xarray as xr
 
 from workbench.data import DataModelError, validate_attention
 
-__all__ = ["population_scatter", "attention_heatmap", "graph_reorganization", "loss_clusters", "to_png", "to_svg"]
+__all__ = ["population_scatter", "attention_heatmap", "graph_reorganization", "loss_clusters", "patch_map", "to_png",
+           "to_svg"]
 
 
 def population_scatter(ds: xr.Dataset, x: str = "max_id_hierarchical", y: str = "ood_accuracy",
@@ -229,6 +230,78 @@ def loss_clusters(ds: xr.Dataset, basis: int = 0, label: str = "place", width: i
         color=alt.Color(f"{label}:N", sort=labels[label], scale=alt.Scale(scheme="dark2")),
         order=alt.Order("share:Q")).properties(width=width + int(width * 0.7) + 60)
     return alt.vconcat(top, bars).resolve_scale(color="independent")
+
+
+#: The PatchMap widget's diverging ramp at -1, 0 and +1 (widgets/patch_map/scale.js), for the static twin.
+PATCH_RANGE = ["#2166ac", "#f7f7f7", "#b2182b"]
+
+
+def patch_map(ds: xr.Dataset, site: str = "resid", pair: int | None = None, cell_px: int = 22) -> alt.Chart:
+    """The PatchMap widget's heat map, static: a patching effect per layer (rows) and position or span (columns) at
+    one ``site`` (``"head"``: layer x head, the first span), for one ``pair`` or the NaN-ignoring mean over pairs
+    (``None``), on a diverging scale symmetric about 0 (blue negative, white 0, red positive). Columns are labelled
+    ``"i:token"`` with the clean prompt's tokens; a ``*`` marks a token that differs in the corrupted prompt (in any
+    pair, for the mean). NaN cells are left blank.
+
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({v: (("site", "layer", "position"), np.array([[[0.5, -1.0], [np.nan, 2.0]]])) for v in
+    ...                  ("effect", "metric")}, coords={"site": ["resid"], "token": ("position", [" a", " b"]),
+    ...                  "corrupted_token": ("position", [" a", " c"])}, attrs={"metric": "m", "method": "exact"})
+    >>> chart = patch_map(ds)
+    >>> len(chart.data), chart.to_dict()["encoding"]["color"]["scale"]["domain"]
+    (3, [-2.0, 0.0, 2.0])
+    """
+    from workbench.data import validate_patching
+    from workbench.widgets._patching import cells_dim, differs, mean_labels, pair_mean, per_pair, token_rows
+
+    ds = validate_patching(ds)
+    dim = cells_dim(ds)
+    n_pairs = int(ds.sizes.get("pair", 1))
+    if pair is not None and (isinstance(pair, bool) or not isinstance(pair, (int, np.integer))
+                             or not 0 <= pair < n_pairs):
+        raise DataModelError(f"pair={pair!r} is out of range: the Dataset has {n_pairs} pair(s); pass None for the "
+                             f"mean over pairs.")
+    sites = [str(s) for s in ds["site"].values]
+    layers = [int(v) for v in ds["layer"].values] if "layer" in ds.coords else list(range(ds.sizes["layer"]))
+    if site == "head":
+        if "head_effect" not in ds.data_vars:
+            raise DataModelError("site='head' needs data variable 'head_effect' on (pair, layer, head); the Dataset "
+                                 "has none.")
+        arr = per_pair(ds["head_effect"], ("span", "layer", "head"))[:, 0]
+        labels = [f"h{h}" for h in range(arr.shape[-1])]
+        marks = [False] * len(labels)
+    elif site in sites:
+        arr = per_pair(ds["effect"], ("site", "layer", dim))[:, sites.index(site)]
+        if dim == "span":
+            labels = ([str(s) for s in ds["span_label"].values] if "span_label" in ds.coords
+                      else [f"span {i}" for i in range(arr.shape[-1])])
+            marks = [False] * len(labels)
+        else:
+            clean = token_rows(ds, "token", n_pairs, arr.shape[-1])
+            flags = differs(clean, token_rows(ds, "corrupted_token", n_pairs, arr.shape[-1]))
+            labels = mean_labels(clean) if pair is None else clean[pair]
+            marks = list(flags.any(0) if pair is None else flags[pair].astype(bool))
+    else:
+        raise DataModelError(f"site must be one of {sites + (['head'] if 'head_effect' in ds.data_vars else [])}, "
+                             f"got {site!r}.")
+    values = pair_mean(arr) if pair is None else np.asarray(arr[pair], np.float32)
+    names = (labels if site == "head" else
+             [f"{j}:{t}{' *' if mark else ''}" for j, (t, mark) in enumerate(zip(labels, marks))])
+    rows, cols = np.nonzero(np.isfinite(values))
+    df = pd.DataFrame({"layer": [layers[r] for r in rows], "x": [names[c] for c in cols],
+                       "effect": values[rows, cols].astype(float), "label": [labels[c] for c in cols]})
+    finite = np.abs(values[np.isfinite(values)])
+    m = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    which = f"mean over {n_pairs} pairs" if pair is None else f"pair {pair}"
+    title = alt.TitleParams(f"{site} · {ds.attrs['metric']} · {which}",
+                            subtitle=["effect: 1 = restores the clean answer, 0 = no change"]
+                            + (["* token differs from the corrupted prompt"] if any(marks) else []))
+    return alt.Chart(df, title=title).mark_rect().encode(
+        x=alt.X("x:O", sort=names, title="head" if site == "head" else dim),
+        y=alt.Y("layer:O", sort=layers, title="layer"),
+        color=alt.Color("effect:Q", scale=alt.Scale(domain=[-m, 0.0, m], range=PATCH_RANGE), title="effect"),
+        tooltip=["layer:O", "label:N", alt.Tooltip("effect:Q", format=".3f")],
+    ).properties(width=cell_px * len(names), height=max(8, cell_px * 0.8) * len(layers))
 
 
 def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:

@@ -5,7 +5,8 @@ from workbench.widgets.population_explorer import PopulationExplorer
 from workbench.widgets.latent_decoder import LatentDecoder
 from workbench.widgets.graph_reorganization import GraphReorganization
 from workbench.widgets.loss_clusters import LossClusters
+from workbench.widgets.patch_map import PatchMap
 from workbench.widgets.export import export_notebook, to_html
 
-__all__ = ["AttentionMap", "PopulationExplorer", "LatentDecoder", "GraphReorganization", "LossClusters", "to_html",
-           "export_notebook"]
+__all__ = ["AttentionMap", "PopulationExplorer", "LatentDecoder", "GraphReorganization", "LossClusters", "PatchMap",
+           "to_html", "export_notebook"]
