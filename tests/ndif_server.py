@@ -70,9 +70,8 @@ def execute_request(server_model: Any, blob: bytes, envelope: RequestModel) -> d
         linecache.cache.update(before)
     frame = tracer.info.frame
     _tracing.inc()  # this worker thread now runs an outermost trace: save() marks, push_result filters
-    try:
-        with torch.no_grad():
-            tracer.execute(tracer.info.code)
+    try:  # as NDIF does: no no_grad() around the request (a trace may ask for gradients), parameters frozen
+        tracer.execute(tracer.info.code)
         saved = _tracing._saves()
         return {name: value for name, value in frame.f_locals.items() if id(value) in saved}
     finally:
@@ -147,6 +146,10 @@ class NDIFServer:
         return f"http://{self.host}:{self.port}"
 
     def add_model(self, model_key: str, model: Any) -> None:
+        """Serve ``model`` under ``model_key`` with its parameters frozen, as an NDIF deployment loads a model."""
+        module = getattr(model, "_module", None)
+        if module is not None:
+            module.requires_grad_(False)
         self.models[model_key] = model
 
     def fail_next(self, message: str = "CUDA out of memory (injected by the test server)") -> None:

@@ -292,3 +292,22 @@ def test_pairs_with_answers_need_no_metric(llama):
     ds = P.patch(llama, [("abc", "abd", "a", "b")], sites=("resid",), progress=False)
     assert ds.attrs["metric"] == "logit_diff('a', 'b')" and list(ds.answer.values) == ["a"]
     wb.validate_patching(ds)
+
+
+# ------------------------------------------------------------------------------------------------------ many models
+def test_patch_many_runs_each_zoo_model_as_a_task_and_matches_patch_alone(tmp_path):
+    """Two Dyck zoo models on the shared Dask runner; each map equals patch() on that model alone, and a rerun skips
+    the finished models (their files are not rewritten)."""
+    pairs = [("[start](())()[end]", "[start](()))([end]"), ("[start]((()))[end]", "[start]((())([end]")]
+    names = ["dyck-hierarchical", "dyck-sign-matching"]
+    metric = wb.logit_diff("True", "False")
+    ds = P.patch_many(names, pairs, tmp_path, metric=metric, sites=("resid", "mlp"), progress=False)
+    assert list(ds.model.values) == names and ds.effect.dims[0] == "model"
+    for name in names:
+        alone = P.patch(wb.load_model(name), pairs, metric=metric, sites=("resid", "mlp"), progress=False)
+        got = ds.metric.sel(model=name).sel(layer=alone.layer)
+        np.testing.assert_allclose(got.values, alone.metric.values, atol=1e-5)
+    stamps = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.nc")}
+    again = P.patch_many(names, pairs, tmp_path, metric=metric, sites=("resid", "mlp"), progress=False)
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.nc")} == stamps
+    np.testing.assert_array_equal(again.metric.values, ds.metric.values)

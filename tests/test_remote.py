@@ -374,3 +374,36 @@ def test_incontext_study_remote_matches_local(server):
         else:
             np.testing.assert_array_equal(got[var].values, want[var].values, err_msg=var)
     assert got.attrs["remote"] == 1 and want.attrs["remote"] == 0
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "llama"])
+def test_patching_remote_matches_local(server, tokenizer, kind):
+    """Exact and attribution patching run unchanged on the NDIF-protocol server (heads on grouped-query attention
+    included): the same Dataset, one request per chunk, and only metrics and top-k logit changes travel back."""
+    hf = tiny_model(kind, seed=5)
+    hf.name_or_path = f"tiny-{kind}-patching-remote"
+    local = load_model(copy.deepcopy(hf), tokenizer=tokenizer)
+    remote = _serve(server, hf, tokenizer)
+    pairs = [("The cat sat on it", "The dog sat on it")]
+    metric = workbench.logit_diff("t", "g")
+    jobs_before = len(server.jobs)
+    got = workbench.patch(remote, pairs, metric=metric, heads=True, progress=False)
+    assert len(server.jobs) > jobs_before, "the remote sweep did not go through the server"
+    sent = [len(j["result"]) for j in list(server.jobs.values())[jobs_before:]]
+    runs = sum(got.sizes[d] for d in ("layer",)) * got.sizes["position"] * got.sizes["site"]
+    one_state = len(pairs[0][0]) * local.config.hidden_size * 4
+    assert max(sent) < runs * one_state / 4, "whole activations came back, not metrics"
+    want = workbench.patch(local, pairs, metric=metric, heads=True, progress=False)
+    for var in ("metric", "head_metric", "clean_metric", "corrupted_metric"):
+        np.testing.assert_allclose(got[var].values, want[var].values, atol=ATOL, rtol=0, err_msg=var)
+    # top-k changes: the same magnitudes in the same order (near-ties may swap their token ids)
+    np.testing.assert_allclose(np.abs(got.top_change.values), np.abs(want.top_change.values), atol=ATOL)
+    first = got.top_token_id.values[..., 0] == want.top_token_id.values[..., 0]
+    assert first.mean() > 0.95
+    for var in ("effect", "head_effect"):  # normalised by m(clean) - m(corrupted), small on a random model
+        np.testing.assert_allclose(got[var].values, want[var].values, atol=1e-4, rtol=0, err_msg=var)
+    assert got.attrs["remote"] == 1 and want.attrs["remote"] == 0
+    est_remote = workbench.attribution_patch(remote, pairs, metric=metric, heads=True, progress=False)
+    est_local = workbench.attribution_patch(local, pairs, metric=metric, heads=True, progress=False)
+    for var in ("metric", "head_metric"):
+        np.testing.assert_allclose(est_remote[var].values, est_local[var].values, atol=ATOL, rtol=0, err_msg=var)

@@ -39,6 +39,8 @@ changed nothing would not) and that the unpatched rows agree across chunks (a ba
 from __future__ import annotations
 
 import json
+import os
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -658,6 +660,67 @@ def with_correlation(estimate: xr.Dataset, exact: xr.Dataset) -> xr.Dataset:
     return out
 
 
+# ------------------------------------------------------------------------------------------------------ many models
+def patch_many(models: Sequence[str], pairs: Any, root: str | os.PathLike, metric: Any = None, *,
+               client: Any = None, workers: int = 1, progress: bool = True, **options: Any) -> xr.Dataset:
+    """:func:`patch` of the same pairs on every model in ``models`` (zoo names or model folders), one Dask task per
+    model on the shared runner (:mod:`workbench.runner`): each writes ``root/<model>.nc``, a rerun skips finished
+    models, a failed one is recorded in ``root/<model>.failed.json`` and the others go on. Returns the maps side by
+    side along a leading ``model`` dim (layers past a shallower model's depth are NaN). ``options`` go to
+    :func:`patch`; ``metric`` must be picklable (a Metric, or a callable defined at a notebook's top level).
+
+    >>> ds = patch_many(["dyck-hierarchical", "dyck-sign-matching"], pairs, "/tmp/dyck-patching",
+    ...                 metric=logit_diff("True", "False"), sites=("resid",))          # doctest: +SKIP
+    """
+    from pathlib import Path
+
+    from workbench.runner import Task, run_tasks
+
+    names = [str(m) for m in models]
+    if not names or len(set(names)) != len(names):
+        raise PatchingError(f"models must be a non-empty list of distinct model names, got {names!r}.")
+    pairs = as_pairs(pairs)
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    files = {name: root / (re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".nc") for name in names}
+    failures = {name: path.with_suffix(".failed.json") for name, path in files.items()}
+    options = {**options, "progress": False}
+
+    def failed(name: str, text: str) -> None:
+        failures[name].write_text(json.dumps({"model": name, "error": text}))
+
+    status = run_tasks([Task(name, _patch_one, (name, pairs, metric, options, str(files[name]))) for name in names],
+                       is_done=lambda name: files[name].is_file(), on_failure=failed,
+                       on_success=lambda name: failures[name].unlink(missing_ok=True), client=client,
+                       workers=workers, progress=progress, desc="patching models", what="model")
+    bad = {name: json.loads(failures[name].read_text())["error"] for name, s in status.items() if s == "failed"}
+    if bad:
+        raise PatchingError(f"{len(bad)} of {len(names)} models failed (finished ones are kept under {str(root)!r}; "
+                            f"call patch_many again to re-run only these): {bad}")
+    from workbench.data import load
+
+    maps = [load(files[name]) for name in names]
+    width = max(m.sizes.get("vocab", 0) for m in maps)
+    for i, m in enumerate(maps):  # each model's table of top-k token strings, padded to one width (-1, "")
+        ids, tokens = np.full(width, -1, np.int64), np.full(width, "", dtype=object)
+        if "vocab_id" in m.coords:
+            ids[: m.sizes["vocab"]], tokens[: m.sizes["vocab"]] = m.vocab_id.values, m.vocab_token.values
+            m = m.drop_vars(["vocab_id", "vocab_token"])
+        maps[i] = m.assign(vocab_id=("vocab", ids), vocab_token=("vocab", tokens)).assign_coords(model=names[i])
+    out = xr.concat(maps, dim="model", join="outer", data_vars="all", coords="different", compat="equals",
+                    combine_attrs="drop_conflicts")
+    return out.set_coords(["vocab_id", "vocab_token"])
+
+
+def _patch_one(name: str, pairs: list[Pair], metric: Any, options: dict[str, Any], path: str) -> str:
+    """One Dask task of :func:`patch_many`: load, patch, save atomically."""
+    from workbench.backend import load_model
+    from workbench.data import save
+
+    save(patch(load_model(name), pairs, metric, **options), path)
+    return path
+
+
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
@@ -667,5 +730,5 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
         return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
-__all__ = ["patch", "attribution_patch", "with_correlation", "as_pairs", "PatchingError", "MetricError", "Pair",
+__all__ = ["patch", "attribution_patch", "patch_many", "with_correlation", "as_pairs", "PatchingError", "MetricError", "Pair",
            "DIRECTIONS"]
