@@ -311,3 +311,66 @@ def test_patch_many_runs_each_zoo_model_as_a_task_and_matches_patch_alone(tmp_pa
     again = P.patch_many(names, pairs, tmp_path, metric=metric, sites=("resid", "mlp"), progress=False)
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.nc")} == stamps
     np.testing.assert_array_equal(again.metric.values, ds.metric.values)
+
+
+@pytest.mark.slow
+def test_identity_checks_pass_on_smollm2(smollm2):
+    """On the real SmolLM2: clean into clean gives 1 and corrupted into corrupted 0 at every cell (check=True), the
+    last layer's residual at the final position restores the clean run exactly, and an unchanged first token at
+    the embeddings changes nothing."""
+    pair = [("The Eiffel Tower is located in the city of", "The Colosseum is located in the city of")]
+    ds = wb.patch(smollm2, pair, metric=wb.logit_diff(" Paris", " Rome"), layers=[0, 10, 20, 30], heads=True,
+                  check=True, progress=False)
+    assert ds.attrs["identity_check_max_error"] < 1e-4
+    last = ds.sizes["position"] - 1
+    assert abs(float(ds.effect.sel(site="resid", layer=30, position=last)[0]) - 1.0) < 1e-4
+    assert abs(float(ds.effect.sel(site="resid", layer=0, position=0)[0])) < 1e-6
+    assert float(ds.clean_metric[0]) > 0 > float(ds.corrupted_metric[0])
+
+
+# ------------------------------------------------------------------------------------------------------ summaries
+def test_pair_metrics_equal_plain_forwards(llama):
+    hf, tok = llama.envoy._module, llama.tokenizer
+    pairs = [("The cat sat on it", "The dog sat on it", "t", "g"), ("abcab", "abdab", "a", "b")]
+    ds = P.pair_metrics(llama, pairs, progress=False)
+    for i, (clean, corrupted, right, wrong) in enumerate(pairs):
+        r, w = tok.convert_tokens_to_ids(right), tok.convert_tokens_to_ids(wrong)
+        for text, var in ((clean, "clean_metric"), (corrupted, "corrupted_metric")):
+            logits = _last_logits(hf, ids_of(tok, text))
+            assert abs(float(ds[var][i]) - float(logits[r] - logits[w])) < 1e-5
+        assert bool(ds.clean_correct[i]) == (float(ds.clean_metric[i]) > 0)
+
+
+def test_answer_lens_equals_plain_final_norm_and_unembedding(llama):
+    from workbench.analyses.lens import answer_lens
+
+    hf, tok = llama.envoy._module, llama.tokenizer
+    texts = ["The cat sat", "a b"]
+    got = answer_lens(llama, texts, ["t", "a", "b"])
+    ids = [tok.convert_tokens_to_ids(c) for c in "tab"]
+    for i, text in enumerate(texts):
+        with torch.no_grad():
+            out = hf(input_ids=ids_of(tok, text)[None], output_hidden_states=True, use_cache=False)
+        for layer in range(llama.n_layers + 1):
+            h = out.hidden_states[layer][0, -1]
+            h = h if layer == llama.n_layers else hf.model.norm(h)  # HF's last entry is already normed
+            want = torch.softmax(hf.lm_head(h), -1)[ids]
+            np.testing.assert_allclose(got.isel(prompt=i, layer=layer).values, want.numpy(), atol=1e-5)
+
+
+def test_cells_holding_are_the_fewest_cells_with_that_share():
+    rng = np.random.default_rng(0)
+    import xarray as xr
+
+    effect = rng.normal(size=(3, 1, 5, 7))
+    effect[0, 0, 2, 3] = np.nan
+    ds = xr.Dataset({"effect": (("pair", "site", "layer", "position"), effect)},
+                    coords={"site": ["resid"], "token": (("pair", "position"), np.array([list("abcdefg")] * 3))})
+    mean = np.nanmean(effect[:, 0], axis=0)
+    cells = P.cells_holding(ds, share=0.5)
+    held = sum(abs(c["effect"]) for c in cells)
+    total = np.abs(mean).sum()
+    assert held >= 0.5 * total and held - abs(cells[-1]["effect"]) < 0.5 * total
+    assert [abs(c["effect"]) for c in cells] == sorted((abs(c["effect"]) for c in cells), reverse=True)
+    for c in cells:
+        assert c["effect"] == pytest.approx(mean[c["layer"], c["position"]]) and c["token"] == "abcdefg"[c["position"]]

@@ -35,6 +35,7 @@ _LAZY = {
     "LatentDecoder": "workbench.widgets",
     "GraphReorganization": "workbench.widgets",
     "LossClusters": "workbench.widgets",
+    "PatchMap": "workbench.widgets",
     "to_html": "workbench.widgets",
     "polca": "workbench.analyses.polca",
     "PolcaSample": "workbench.analyses.polca",
@@ -42,6 +43,7 @@ _LAZY = {
     "random_weights": "workbench.backend",
     "patch": "workbench.analyses.patching",
     "attribution_patch": "workbench.analyses.patching",
+    "patch_many": "workbench.analyses.patching",
     "logit_diff": "workbench.analyses.metrics",
     "prob": "workbench.analyses.metrics",
 }
@@ -57,10 +59,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.analyses.lens import logit_lens
     from workbench.backend import Model, load_model, random_weights
     from workbench.analyses.metrics import logit_diff, prob
-    from workbench.analyses.patching import attribution_patch, patch
+    from workbench.analyses.patching import attribution_patch, patch, patch_many
     from workbench.analyses.polca import PolcaSample, polca
     from workbench.data import validate_polca
-    from workbench.widgets import AttentionMap, GraphReorganization, LatentDecoder, LossClusters, PopulationExplorer
+    from workbench.widgets import (AttentionMap, GraphReorganization, LatentDecoder, LossClusters, PatchMap,
+                                   PopulationExplorer)
     from workbench.widgets import to_html
 
 
@@ -96,6 +99,7 @@ __all__ = [
     "LatentDecoder",
     "GraphReorganization",
     "LossClusters",
+    "PatchMap",
     "to_html",
     "polca",
     "PolcaSample",
@@ -113,6 +117,7 @@ __all__ = [
     "validate_patching",
     "patch",
     "attribution_patch",
+    "patch_many",
     "logit_diff",
     "prob",
     "DataModelError",

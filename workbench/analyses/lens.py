@@ -127,3 +127,46 @@ def project_layers(model: Model, batch: Batch, k: int) -> tuple[np.ndarray, np.n
 
 def _as_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy() if t.dtype in (torch.int64, torch.int32) else _to_numpy(t)
+
+
+def answer_lens(model: Model, text: str | Sequence[str], answers: Sequence[str]) -> xr.DataArray:
+    """The probability of each of a few answer tokens at the final position, read off every residual layer through
+    the final norm and unembedding: DataArray (prompt, layer, answer). The vocabulary projection of the formatted
+    multiple-choice studies: can a layer already tell the answer symbols apart (Wiegreffe et al. 2025,
+    "Answer, Assemble, Ace", arXiv 2407.15018)?
+
+    >>> from workbench import load_model                                                        # doctest: +SKIP
+    >>> p = answer_lens(load_model("smollm2-135m"), "Answer:", [" A", " B", " C", " D"])       # doctest: +SKIP
+    >>> p.dims                                                                                  # doctest: +SKIP
+    ('layer', 'answer')
+    """
+    ids = []
+    for a in answers:
+        found = model.tokenizer(a, add_special_tokens=False)["input_ids"] if isinstance(a, str) else []
+        if len(found) != 1:
+            raise InputError(f"answers must be single tokens under {model.name!r}'s tokenizer; {a!r} is "
+                             f"{len(found)} tokens.")
+        ids.append(int(found[0]))
+    if not ids:
+        raise InputError("answers is empty; give the answer tokens to read, e.g. [' A', ' B', ' C', ' D'].")
+    if not model.adapter.causal:
+        raise InputError(f"answer_lens reads the final position of a causal LM; {model.name!r} is an encoder.")
+    batch = model.tokenize(text)
+    wanted = torch.tensor(ids)
+    cap, n = model.logit_softcap, model.n_layers
+    blocks, norm, unembed = list(model.blocks), model.final_norm, model.unembed
+    with torch.no_grad(), model.trace(batch) as tracer:
+        out = nnsight.save([])
+        for layer in range(n + 1):
+            h = (blocks[0].input if layer == 0 else blocks[layer - 1].output)[:, -1]
+            logits = unembed(norm(h) if norm is not None else h).float()
+            if cap:
+                logits = torch.tanh(logits / cap) * cap
+            out.append(torch.softmax(logits, dim=-1)[:, wanted])
+        tracer.stop()
+    values = np.stack([_as_numpy(p) for p in out], axis=1)  # (prompt, layer, answer); left padding: -1 is real
+    da = xr.DataArray(values.astype(np.float32), dims=("prompt", "layer", "answer"),
+                      coords={"layer": np.arange(n + 1), "answer": list(answers),
+                              "text": ("prompt", np.array(batch.texts, dtype=object))},
+                      name="answer_prob", attrs=model.provenance("answer_lens", layer_convention=LAYER_CONVENTION))
+    return da.isel(prompt=0, drop=True) if batch.single else da

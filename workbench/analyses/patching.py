@@ -24,6 +24,8 @@ arXiv 2604.08524 to locate the circuits steering vectors use). **Batched:** many
 the batch is ``[source, target, target, ...]`` and, layer by layer in execution order, each target row takes the
 source row's activation at its cell from the same pass, so no activation leaves the model and ``remote=True`` works.
 Only the metric of each run and the top-k logit changes at the final position are saved. Chunks bound memory.
+Cells that lie wholly before the first token where the two prompts differ are not run: attention is causal, so every
+activation there is the same in both runs and such a patch is exactly a no-op (effect 0, no logit change).
 **Built-in checks:** every sweep verifies that a whole-input patch reproduces the source run exactly (a patch that
 changed nothing would not) and that the unpatched rows agree across chunks (a batch that zeroed a sequence would not);
 ``check=True`` also patches clean into clean (effect 1 at every cell) and corrupted into corrupted (0).
@@ -319,12 +321,19 @@ class _Sweep:
 
 
 def _sweep(model: Model, prep: _Prepared, source: torch.Tensor, target: torch.Tensor, cells: list[_Cell], top_k: int,
-           memory_budget: int, progress: Any) -> _Sweep:
-    """Every cell of one pair in chunks, with the whole-input check and the unpatched rows' drift check."""
+           memory_budget: int, progress: Any, skip_shared: bool = True) -> _Sweep:
+    """Every cell of one pair in chunks, with the whole-input check and the unpatched rows' drift check.
+
+    With ``skip_shared``, cells that lie wholly before the first token where source and target differ are not run:
+    attention is causal, so every activation there is the same in both runs and the patch is exactly a no-op (the
+    target's own metric, no logit change). Head cells span the differing tokens and always run."""
     length = len(target)
+    differ = np.flatnonzero((source != target).numpy())
+    shared = int(differ[0]) if differ.size else length
+    run = [i for i, c in enumerate(cells) if not (skip_shared and c.kind != "head" and max(c.positions) < shared)]
     sentinel = _Cell("resid", 0, -1, -1, tuple(range(length)))
-    per_chunk = max(1, min(len(cells) + 1, memory_budget // _row_bytes(model, length) - 2))
-    queue = [sentinel] + cells
+    per_chunk = max(1, min(len(run) + 1, memory_budget // _row_bytes(model, length) - 2))
+    queue = [sentinel] + [cells[i] for i in run]
     values, ids, changes, refs = [], [], [], []
     for start in range(0, len(queue), per_chunk):
         chunk = queue[start:start + per_chunk]
@@ -335,20 +344,28 @@ def _sweep(model: Model, prep: _Prepared, source: torch.Tensor, target: torch.Te
             ids.append(i)
             changes.append(c)
         progress.update(len(chunk) - (start == 0))
+    progress.update(len(cells) - len(run))
     source_metric, target_metric = (float(x) for x in refs[0])
     drift = max(float(np.abs(r - refs[0]).max()) for r in refs)
     scale = 1.0 + abs(source_metric) + abs(target_metric)
     if not np.isfinite(drift) or drift > CHECK_TOLERANCE * scale:
         raise PatchingError(f"the unpatched source/target runs changed between batches by {drift:.3g} (metric "
                             f"{prep.metric.name}); a batch corrupted a sequence, so no result is returned.")
-    values = np.concatenate(values)
-    whole = float(values[0])
+    ran = np.concatenate(values)
+    whole = float(ran[0])
     if not np.isfinite(whole) or abs(whole - source_metric) > CHECK_TOLERANCE * scale:
         raise PatchingError(f"patching the whole input of the source run into the target run gave metric {whole:.6g}, "
                             f"not the source run's {source_metric:.6g}: the patch did not take effect, so no result "
                             "is returned.")
-    return _Sweep(source_metric, target_metric, values[1:], np.concatenate(ids)[1:] if ids else None,
-                  np.concatenate(changes)[1:] if changes else None)
+    out = np.full(len(cells), target_metric, dtype=np.float64)
+    out[run] = ran[1:]
+    top_ids = top_changes = None
+    if top_k:
+        top_ids = np.full((len(cells), top_k), -1, np.int32)
+        top_changes = np.full((len(cells), top_k), np.nan, np.float32)
+        if ids:
+            top_ids[run], top_changes[run] = np.concatenate(ids)[1:], np.concatenate(changes)[1:]
+    return _Sweep(source_metric, target_metric, out, top_ids, top_changes)
 
 
 def _effect(values: np.ndarray, clean: float, corrupted: float, direction: str) -> np.ndarray:
@@ -364,7 +381,7 @@ def _effect(values: np.ndarray, clean: float, corrupted: float, direction: str) 
 def patch(model: Model, pairs: Any, metric: Any = None, sites: Sequence[str] = PATCH_SITES, heads: bool = False,
           spans: Any = None, direction: str = "denoise", *, layers: Sequence[int] | None = None,
           head_indices: Sequence[int] | None = None, top_k: int = 10, check: bool = False,
-          memory_budget: int = MEMORY_BUDGET, progress: bool = True) -> xr.Dataset:
+          skip_shared_prefix: bool = True, memory_budget: int = MEMORY_BUDGET, progress: bool = True) -> xr.Dataset:
     """Activation patching over every (site, layer, position) cell, batched: Dataset
     ``effect``/``metric`` (pair, site, layer, position), see :func:`workbench.data.validate_patching`.
 
@@ -377,7 +394,8 @@ def patch(model: Model, pairs: Any, metric: Any = None, sites: Sequence[str] = P
     (corrupted into clean; the effect is the mirror, 1 = the patch breaks the answer). ``layers``/``head_indices``
     restrict the sweep. ``check=True`` also runs the identity checks (clean into clean gives 1 everywhere, corrupted
     into corrupted 0) and raises if they fail. The top ``top_k`` logit changes of each patched run at the final
-    position are kept (``top_token_id``, ``top_change``).
+    position are kept (``top_token_id``, ``top_change``). Cells wholly before the first differing token are exact
+    no-ops and are filled in without a run (``skip_shared_prefix=False`` runs them too).
 
     >>> ds = patch(model, [("When Mary and John went to the store, John gave a drink to",
     ...                     "When Mary and John went to the store, Mary gave a drink to")],
@@ -404,12 +422,13 @@ def patch(model: Model, pairs: Any, metric: Any = None, sites: Sequence[str] = P
     sweeps, checks = [], []
     with tqdm(total=total, desc="patching", unit="run", disable=not progress) as bar:
         for prep, cells in zip(prepared, plans):
-            sweeps.append(_sweep(model, prep, prep.source_ids, prep.target_ids, cells, top_k, memory_budget, bar))
+            sweeps.append(_sweep(model, prep, prep.source_ids, prep.target_ids, cells, top_k, memory_budget, bar,
+                                 skip_shared=skip_shared_prefix))
         if check:
             for prep, cells, sweep in zip(prepared, plans, sweeps):
                 clean, corrupted = _clean_corrupted(sweep, direction)
                 for ids, expected in ((_clean_ids(prep, direction), 1.0), (_corrupted_ids(prep, direction), 0.0)):
-                    same = _sweep(model, prep, ids, ids, cells, 0, memory_budget, bar)
+                    same = _sweep(model, prep, ids, ids, cells, 0, memory_budget, bar, skip_shared=False)
                     err = np.abs(_effect(same.values, clean, corrupted, direction) - expected)
                     checks.append(float(np.nanmax(err)) if err.size else 0.0)
     if check and max(checks) > 1e-3:
@@ -540,6 +559,71 @@ def _assemble(model: Model, prepared: list[_Prepared], plans: list[list[_Cell]],
     return ds
 
 
+# ---------------------------------------------------------------------------------------------------- summaries
+def pair_metrics(model: Model, pairs: Any, metric: Any = None, progress: bool = True) -> xr.Dataset:
+    """The metric of the clean and the corrupted run of every pair, unpatched: Dataset (pair) with ``clean_metric``,
+    ``corrupted_metric`` and, for ``logit_diff`` metrics, ``clean_correct`` (the clean prompt prefers its answer) and
+    ``corrupted_correct`` (the corrupted prompt prefers the wrong one, i.e. its own answer). How well a model does a
+    task before anything is patched; one traced pass per pair.
+
+    >>> acc = pair_metrics(model, ioi_pairs)                                                    # doctest: +SKIP
+    >>> float(acc.clean_correct.mean())                                                         # doctest: +SKIP
+    """
+    pairs = as_pairs(pairs)
+    prepared = _prepare(model, pairs, _metrics(metric, pairs), "denoise", None)
+    clean, corrupted = np.zeros(len(pairs), np.float32), np.zeros(len(pairs), np.float32)
+    for i, prep in enumerate(tqdm(prepared, desc="pairs", unit="pair", disable=not progress)):
+        values, _, _ = _run_chunk(model, prep, prep.source_ids, prep.target_ids, [], 0)
+        clean[i], corrupted[i] = values[:2]
+    ds = xr.Dataset({"clean_metric": ("pair", clean), "corrupted_metric": ("pair", corrupted)},
+                    coords={"pair": np.arange(len(pairs)), "clean": ("pair", [p.clean for p in pairs]),
+                            "corrupted": ("pair", [p.corrupted for p in pairs])},
+                    attrs=model.provenance("pair_metrics", metric=";".join(sorted({p.metric.name for p in prepared}))))
+    if all(p.metric.kind == "logit_diff" for p in prepared):
+        ds = ds.assign(clean_correct=ds.clean_metric > 0, corrupted_correct=ds.corrupted_metric < 0)
+    return ds
+
+
+def cells_holding(ds: xr.Dataset, share: float = 0.5, site: str = "resid", pair: int | None = None) -> list[dict]:
+    """The fewest cells of one site's map whose |effect| adds up to ``share`` of the map's total |effect|, largest
+    first (the mean over pairs, NaN ignored, unless ``pair`` is given): dicts with ``layer``, ``position`` (or
+    ``span``), ``token`` (the clean token there, of ``pair`` or the first pair) and ``effect``. Where a map's effect
+    sits, in a form a table or a sentence can quote.
+
+    >>> ds = xr.Dataset({"effect": (("site", "layer", "position"), [[[0.0, 0.9], [0.1, 0.5]]])},
+    ...                 coords={"site": ["resid"], "token": ("position", ["a", "b"])})
+    >>> [(c["layer"], c["token"]) for c in cells_holding(ds)]
+    [(0, 'b')]
+    """
+    if not 0 < share <= 1:
+        raise PatchingError(f"share must lie in (0, 1], got {share!r}.")
+    if site not in [str(s) for s in ds.site.values]:
+        raise PatchingError(f"site {site!r} is not in this map; it has {[str(s) for s in ds.site.values]}.")
+    effect = ds.effect.sel(site=site)
+    if "pair" in effect.dims:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column stays NaN
+            effect = effect.isel(pair=pair) if pair is not None else effect.mean("pair", skipna=True)
+    x = "span" if "span" in effect.dims else "position"
+    values = effect.transpose("layer", x).values
+    flat = np.nan_to_num(np.abs(values)).ravel()
+    total = flat.sum()
+    if total == 0:
+        return []
+    order = np.argsort(-flat, kind="stable")
+    keep = order[: int(np.searchsorted(np.cumsum(flat[order]), share * total - 1e-12) + 1)]
+    labels = ds.coords.get("token") if x == "position" else ds.coords.get("span_label")
+    if labels is not None and "pair" in labels.dims:
+        labels = labels.isel(pair=pair or 0)
+    out = []
+    for index in keep:
+        layer, col = np.unravel_index(index, values.shape)
+        out.append({"layer": int(effect.layer.values[layer]), x: int(effect[x].values[col]),
+                    "token": str(labels.values[col]) if labels is not None else "",
+                    "effect": float(values[layer, col])})
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------- attribution
 def attribution_patch(model: Model, pairs: Any, metric: Any = None, sites: Sequence[str] = PATCH_SITES,
                       heads: bool = False, spans: Any = None, direction: str = "denoise", *,
@@ -583,51 +667,43 @@ def attribution_patch(model: Model, pairs: Any, metric: Any = None, sites: Seque
 
 
 def _estimate(model: Model, prep: _Prepared, cells: list[_Cell], sites: Sequence[str], heads: bool) -> _Sweep:
-    """Per-position first-order estimates at every site of one pair, summed over each cell's positions."""
+    """Per-position first-order estimates of one pair at every activation the cells name, from one traced forward
+    pass over ``[source, target]`` and one ``torch.autograd.grad`` call on the target's metric inside the trace
+    (plain autograd on the real tensors: parameters are frozen, so only activation gradients are computed)."""
     n_layers, n_heads = model.n_layers, model.n_heads
     blocks = list(model.blocks)
-    want_attn, want_mlp = "attn" in sites or heads, "mlp" in sites
-    attn_out = [model.attn_out_module(l) for l in range(n_layers)] if want_attn else [None] * n_layers
-    mlp = [model.mlp_module(l) for l in range(n_layers)] if want_mlp else [None] * n_layers
-    want_resid = "resid" in sites
+    needed = {(c.kind, c.layer) for c in cells}
+    attn_out = [model.attn_out_module(l) if ("attn", l) in needed or ("head", l) in needed else None
+                for l in range(n_layers)]
+    mlp = [model.mlp_module(l) if ("mlp", l) in needed else None for l in range(n_layers)]
     unembed, cap, fn = model.unembed, model.logit_softcap, prep.fn
     extra = _forward_kwargs(model)
     ids = torch.stack([prep.source_ids, prep.target_ids])
+    # (kind, layer, module, side) in execution order: a block's input, its heads (the output projection's input),
+    # the attention output, the MLP output; the last block's output is residual layer n_layers
+    where = [(kind, layer, module, side) for layer in range(n_layers)
+             for kind, module, side in (("resid", blocks[layer], "input"), ("head", attn_out[layer], "input"),
+                                        ("attn", attn_out[layer], "output"), ("mlp", mlp[layer], "output"))
+             if (kind, layer) in needed]
+    if ("resid", n_layers) in needed:
+        where.append(("resid", n_layers, blocks[n_layers - 1], "output"))
+    keys = [(kind, layer) for kind, layer, _, _ in where]
     with model.trace(_batch(ids), **extra):
         first = blocks[0].input
         first.requires_grad_(True)
-        resid, head_in, attn, mlps = [], [], [], []
-        for layer in range(n_layers):
-            resid.append(blocks[layer].input if want_resid else None)
-            head_in.append(attn_out[layer].input if heads else None)
-            attn.append(attn_out[layer].output if "attn" in sites else None)
-            mlps.append(mlp[layer].output if want_mlp else None)
-        last = blocks[n_layers - 1].output if want_resid else None
+        acts = [module.input if side == "input" else module.output for _, _, module, side in where]
         logits = unembed.output[:, -1].float()
         if cap:
             logits = torch.tanh(logits / cap) * cap
         values = fn(logits)
-        saved = values.save()
-        out = nnsight.save({})
-        with values[1].backward():
-            if want_resid:
-                out[("resid", n_layers)] = ((last[0] - last[1]) * last.grad[1]).sum(-1).save()
-            for layer in reversed(range(n_layers)):
-                if want_mlp:
-                    m = mlps[layer]
-                    out[("mlp", layer)] = ((m[0] - m[1]) * m.grad[1]).sum(-1).save()
-                if "attn" in sites:
-                    a = attn[layer]
-                    out[("attn", layer)] = ((a[0] - a[1]) * a.grad[1]).sum(-1).save()
-                if heads:
-                    z = head_in[layer]
-                    d = ((z[0] - z[1]) * z.grad[1])
-                    out[("head", layer)] = d.view(d.shape[0], n_heads, d.shape[-1] // n_heads).sum(-1).save()
-                if want_resid:
-                    x = resid[layer]
-                    out[("resid", layer)] = ((x[0] - x[1]) * x.grad[1]).sum(-1).save()
-    metric = saved.detach().float().numpy()
-    per_position = {key: value.detach().float().numpy() for key, value in dict(out).items()}
+        saved = values.detach().save()
+        grads = torch.autograd.grad(values[1], acts)
+        out = nnsight.save([])
+        for key, a, g in zip(keys, acts, grads):
+            d = ((a[0] - a[1]) * g[1]).detach()
+            out.append(d.view(d.shape[0], n_heads, d.shape[-1] // n_heads).sum(-1) if key[0] == "head" else d.sum(-1))
+    metric = saved.float().numpy()
+    per_position = {key: value.float().numpy() for key, value in zip(keys, out)}
     estimates = np.array([float(per_position[(c.kind, c.layer)][list(c.positions)].sum(0)[c.head]) if c.kind == "head"
                           else float(per_position[(c.kind, c.layer)][list(c.positions)].sum())
                           for c in cells], dtype=np.float64)
@@ -730,5 +806,5 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
         return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
-__all__ = ["patch", "attribution_patch", "patch_many", "with_correlation", "as_pairs", "PatchingError", "MetricError", "Pair",
+__all__ = ["patch", "attribution_patch", "patch_many", "pair_metrics", "cells_holding", "with_correlation", "as_pairs", "PatchingError", "MetricError", "Pair",
            "DIRECTIONS"]
