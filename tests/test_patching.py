@@ -353,8 +353,10 @@ def test_answer_lens_equals_plain_final_norm_and_unembedding(llama):
             out = hf(input_ids=ids_of(tok, text)[None], output_hidden_states=True, use_cache=False)
         for layer in range(llama.n_layers + 1):
             h = out.hidden_states[layer][0, -1]
-            h = h if layer == llama.n_layers else hf.model.norm(h)  # HF's last entry is already normed
-            want = torch.softmax(hf.lm_head(h), -1)[ids]
+            with torch.no_grad():
+                h = h if layer == llama.n_layers else hf.model.norm(h)  # HF's last entry is already normed
+            with torch.no_grad():
+                want = torch.softmax(hf.lm_head(h), -1)[ids]
             np.testing.assert_allclose(got.isel(prompt=i, layer=layer).values, want.numpy(), atol=1e-5)
 
 

@@ -246,6 +246,7 @@ def _row_bytes(model: Model, length: int) -> int:
 
 
 def _batch(ids: torch.Tensor) -> Batch:
+    """Rows of equal length: no padding."""
     n, length = ids.shape
     inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
               "position_ids": torch.arange(length).expand(n, length).clone()}
@@ -669,7 +670,9 @@ def attribution_patch(model: Model, pairs: Any, metric: Any = None, sites: Seque
 def _estimate(model: Model, prep: _Prepared, cells: list[_Cell], sites: Sequence[str], heads: bool) -> _Sweep:
     """Per-position first-order estimates of one pair at every activation the cells name, from one traced forward
     pass over ``[source, target]`` and one ``torch.autograd.grad`` call on the target's metric inside the trace
-    (plain autograd on the real tensors: parameters are frozen, so only activation gradients are computed)."""
+    (plain autograd on the real tensors: parameters are frozen, so only activation gradients are computed). A logit
+    difference is read off the final norm's output and two rows of the unembedding, and the trace stops before the LM
+    head, which a full-vocabulary metric would need."""
     n_layers, n_heads = model.n_layers, model.n_heads
     blocks = list(model.blocks)
     needed = {(c.kind, c.layer) for c in cells}
@@ -679,6 +682,11 @@ def _estimate(model: Model, prep: _Prepared, cells: list[_Cell], sites: Sequence
     unembed, cap, fn = model.unembed, model.logit_softcap, prep.fn
     extra = _forward_kwargs(model)
     ids = torch.stack([prep.source_ids, prep.target_ids])
+    # a logit difference needs two rows of the unembedding, not the whole vocabulary: read it off the final norm's
+    # output directly and stop the trace before the LM head (a large share of a small model's weights)
+    direct = prep.metric.kind == "logit_diff"
+    pair_ids = torch.tensor(prep.metric.token_ids(model)) if direct else None
+    norm = model.final_norm
     # (kind, layer, module, side) in execution order: a block's input, its heads (the output projection's input),
     # the attention output, the MLP output; the last block's output is residual layer n_layers
     where = [(kind, layer, module, side) for layer in range(n_layers)
@@ -688,20 +696,33 @@ def _estimate(model: Model, prep: _Prepared, cells: list[_Cell], sites: Sequence
     if ("resid", n_layers) in needed:
         where.append(("resid", n_layers, blocks[n_layers - 1], "output"))
     keys = [(kind, layer) for kind, layer, _, _ in where]
-    with model.trace(_batch(ids), **extra):
+    with model.trace(_batch(ids), **extra) as tracer:
         first = blocks[0].input
         first.requires_grad_(True)
         acts = [module.input if side == "input" else module.output for _, _, module, side in where]
-        logits = unembed.output[:, -1].float()
-        if cap:
-            logits = torch.tanh(logits / cap) * cap
-        values = fn(logits)
+        if direct:
+            h = blocks[n_layers - 1].output[:, -1]
+            h = norm(h) if norm is not None else h
+            logits = (h @ unembed.weight[pair_ids].T).float()
+            bias = getattr(unembed, "bias", None)
+            if bias is not None:
+                logits = logits + bias[pair_ids]
+            if cap:
+                logits = torch.tanh(logits / cap) * cap
+            values = logits[:, 0] - logits[:, 1]
+        else:
+            logits = unembed.output[:, -1].float()
+            if cap:
+                logits = torch.tanh(logits / cap) * cap
+            values = fn(logits)
         saved = values.detach().save()
         grads = torch.autograd.grad(values[1], acts)
         out = nnsight.save([])
         for key, a, g in zip(keys, acts, grads):
             d = ((a[0] - a[1]) * g[1]).detach()
             out.append(d.view(d.shape[0], n_heads, d.shape[-1] // n_heads).sum(-1) if key[0] == "head" else d.sum(-1))
+        if direct:
+            tracer.stop()
     metric = saved.float().numpy()
     per_position = {key: value.float().numpy() for key, value in zip(keys, out)}
     estimates = np.array([float(per_position[(c.kind, c.layer)][list(c.positions)].sum(0)[c.head]) if c.kind == "head"
