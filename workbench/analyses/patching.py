@@ -552,8 +552,14 @@ def _assemble(model: Model, prepared: list[_Prepared], plans: list[list[_Cell]],
             data["head_top_token_id"] = (hdims + ("rank",), squeeze(head_top_ids))
             data["head_top_change"] = (hdims + ("rank",), squeeze(head_top_changes))
     names = sorted({p.metric.name for p in prepared})
+    if len(names) == 1:
+        metric_name = names[0]
+    elif all(p.metric.kind == "logit_diff" for p in prepared):
+        metric_name = "logit_diff(answer, wrong), each pair's own (coords answer, wrong)"
+    else:
+        metric_name = "per pair: " + "; ".join(p.metric.name for p in prepared)
     ds = xr.Dataset(data, coords=coords, attrs=model.provenance(
-        "patching", metric=names[0] if len(names) == 1 else "per pair: " + "; ".join(names), method=method,
+        "patching", metric=metric_name, method=method,
         direction=direction, layer_convention=LAYER_CONVENTION,
         effect=("(m(patched) - m(corrupted)) / (m(clean) - m(corrupted))" if direction == "denoise" else
                 "(m(patched) - m(clean)) / (m(corrupted) - m(clean))")))
