@@ -22,15 +22,12 @@ Run: python benchmarks/attention_widget.py    (prints data -> drawn at 8,192 tok
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -130,14 +127,7 @@ def write_state(widget: AttentionMap, d: Path, name: str) -> int:
     return len(text.encode()) + sum(len(b) for b in bufs.values())
 
 
-def serve(d: Path):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(d)))
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv, f"http://127.0.0.1:{srv.server_address[1]}"
+from _static_server import serve  # noqa: E402  (benchmarks/ is the script's folder)
 
 
 def main() -> None:

@@ -18,15 +18,12 @@ Run: python benchmarks/patch_map_widget.py    (prints the 30 x 512 figure last)
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -120,14 +117,7 @@ def write_state(widget: PatchMap, d: Path) -> int:
     return len(text.encode()) + sum(map(len, bufs))
 
 
-def serve(d: Path):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(d)))
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv, f"http://127.0.0.1:{srv.server_address[1]}"
+from _static_server import serve  # noqa: E402  (benchmarks/ is the script's folder)
 
 
 def main() -> None:

@@ -49,7 +49,6 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from tqdm.auto import tqdm
 
 from workbench.data import HEAD_SCORE_TYPES, load, save, validate_population
 
