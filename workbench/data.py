@@ -44,6 +44,9 @@ DIMS: tuple[str, ...] = (
     "site",  # where an intervention acts: "resid", "attn", "mlp"
     "span",  # a set of positions patched together (multi-token patching)
     "vocab",  # the distinct token ids a Dataset names, with their strings (coords vocab_id, vocab_token)
+    "coef",  # a steering coefficient (the vector's multiple added to the residual stream)
+    "baseline",  # what a steering score is measured for: "steer", "random" (same-norm vectors), "prompt"
+    "sparsity",  # the share of a steering vector's dimensions set to zero
 )
 
 _KIND_ATTR = "workbench_kind"  # "DataArray" or "Dataset", so load() returns what save() got
@@ -345,6 +348,51 @@ def validate_patching(ds: Any) -> xr.Dataset:
             _require_token_coord(ds, coord, "position", what)
     if "head_effect" in ds.data_vars:
         _require_dims(ds["head_effect"], ("layer", "head"), f"{what}['head_effect']", optional=("pair", "span"))
+    return ds
+
+
+#: What a steering score is measured for: the vector itself, random vectors of its norm, a prompt asking for the behaviour.
+STEERING_BASELINES = ("steer", "random", "prompt")
+
+
+def validate_steering(ds: Any) -> xr.Dataset:
+    """Check a steering Dataset (:func:`workbench.steer`, :func:`workbench.steering_eval`), as the SteeringExplorer
+    widget reads it.
+
+    Required: ``text`` (the generated continuation) on (coef, prompt); ``touched`` (bool: the vector was added at
+    that generated position) on (coef, prompt, step); ``score`` (the likelihood evaluation: mean log-probability of
+    completions that show the behaviour minus those that do not) on (baseline, coef), with ``baseline`` values from
+    ``("steer", "random", "prompt")``; a numeric ``coef`` coord that holds 0 (the unsteered run). Each may carry a
+    leading ``layer`` dim (one vector per layer). Optional, read when present: ``token``/``logprob`` on
+    (coef, prompt, step); ``fluency`` and ``sentiment`` on (coef); ``effect`` (standardised score) on (baseline,
+    coef); ``layer_effect`` on (layer); ``sparsity_effect`` on (ranking, sparsity); ``frozen_effect`` on (coef);
+    ``ov_token``/``ov_weight`` on (ov, rank).
+
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"text": (("coef", "prompt"), [["a"], ["b"]]),
+    ...                  "touched": (("coef", "prompt", "step"), np.ones((2, 1, 3), bool)),
+    ...                  "score": (("baseline", "coef"), np.zeros((3, 2)))},
+    ...                 coords={"coef": [0.0, 4.0], "baseline": ["steer", "random", "prompt"]})
+    >>> ok = validate_steering(ds)
+    """
+    what = "steering Dataset"
+    if not isinstance(ds, xr.Dataset):
+        raise DataModelError(f"{what} must be an xarray.Dataset, got {type(ds).__name__}.")
+    spec = {"text": ("coef", "prompt"), "touched": ("coef", "prompt", "step"), "score": ("baseline", "coef")}
+    for var, dims in spec.items():
+        if var not in ds.data_vars:
+            raise DataModelError(f"{what} needs data variable {var!r} on {dims}; it has "
+                                 f"{sorted(map(str, ds.data_vars))}.")
+        _require_dims(ds[var], dims, f"{what}[{var!r}]", optional=("layer",))
+    if ds["touched"].dtype != bool:
+        raise DataModelError(f"{what}['touched'] must be bool (the vector was added at that position), got "
+                             f"{ds['touched'].dtype}.")
+    coef = ds["coef"].values
+    if coef.dtype.kind not in "fiu" or not np.any(coef == 0):
+        raise DataModelError(f"{what}'s coord 'coef' must be numeric and hold 0 (the unsteered run), got {coef!r}.")
+    unknown = [str(b) for b in ds["baseline"].values if str(b) not in STEERING_BASELINES]
+    if unknown:
+        raise DataModelError(f"{what} has unknown baseline(s) {unknown}; baselines are {list(STEERING_BASELINES)}.")
     return ds
 
 
