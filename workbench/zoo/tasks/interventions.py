@@ -52,16 +52,22 @@ def data_dir() -> Path:
     return root / "interventions"
 
 
-def _read(name: str) -> tuple[Path, list[tuple[int, dict[str, str]]]]:
-    """``(path, [(line number, row)])`` of ``name``'s file: ``#`` lines and blank lines skipped, the first other
-    line the header, every field non-empty."""
-    if name not in SETS:
-        raise ValueError(f"{name!r} is not an intervention task set; choose from {list(SETS)}.")
-    path = data_dir() / f"{name}.tsv"
+def read_table(filename: str, columns: tuple[str, ...], *, what: str = "intervention task",
+               items: str = "pairs") -> tuple[Path, list[tuple[int, dict[str, str]]]]:
+    """``(path, [(line number, row)])`` of the tab-separated file ``filename`` in :func:`data_dir`: ``#`` lines and
+    blank lines skipped, the first other line the header (it must be ``columns``), every field non-empty and
+    stripped. Errors name the file and line; ``what`` and ``items`` word them (shared with
+    :mod:`workbench.zoo.tasks.steering`).
+
+    >>> path, table = read_table("ioi.tsv", COLUMNS["ioi"])
+    >>> table[0]
+    (4, {'template': 'When {IO} and {S} went to the store, {S2} gave a drink to', 'io': 'Thomas', 's': 'Alice'})
+    """
+    path = data_dir() / filename
     if not path.is_file():
-        raise FileNotFoundError(f"no intervention task file {path}; set WORKBENCH_DATA to a folder that holds "
-                                f"interventions/{name}.tsv, or restore it in the repository's data/.")
-    columns, header, rows = COLUMNS[name], None, []
+        raise FileNotFoundError(f"no {what} file {path}; set WORKBENCH_DATA to a folder that holds "
+                                f"interventions/{filename}, or restore it in the repository's data/.")
+    header, rows = None, []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
@@ -81,8 +87,15 @@ def _read(name: str) -> tuple[Path, list[tuple[int, dict[str, str]]]]:
             raise ValueError(f"{path}, line {number}: empty field {empty[0]!r}.")
         rows.append((number, row))
     if not rows:
-        raise ValueError(f"{path} has no pairs: it needs a header line {list(columns)} and at least one line below.")
+        raise ValueError(f"{path} has no {items}: it needs a header line {list(columns)} and at least one line below.")
     return path, rows
+
+
+def _read(name: str) -> tuple[Path, list[tuple[int, dict[str, str]]]]:
+    """``(path, [(line number, row)])`` of set ``name``'s file (:func:`read_table`)."""
+    if name not in SETS:
+        raise ValueError(f"{name!r} is not an intervention task set; choose from {list(SETS)}.")
+    return read_table(f"{name}.tsv", COLUMNS[name])
 
 
 def rows(name: str) -> list[dict[str, str]]:
