@@ -17,8 +17,8 @@ import xarray as xr
 
 from workbench.data import DataModelError, validate_attention
 
-__all__ = ["population_scatter", "attention_heatmap", "graph_reorganization", "loss_clusters", "patch_map", "to_png",
-           "to_svg"]
+__all__ = ["population_scatter", "attention_heatmap", "graph_reorganization", "loss_clusters", "patch_map",
+           "steering_curve", "to_png", "to_svg"]
 
 
 def population_scatter(ds: xr.Dataset, x: str = "max_id_hierarchical", y: str = "ood_accuracy",
@@ -302,6 +302,69 @@ def patch_map(ds: xr.Dataset, site: str = "resid", pair: int | None = None, cell
         color=alt.Color("effect:Q", scale=alt.Scale(domain=[-m, 0.0, m], range=PATCH_RANGE), title="effect"),
         tooltip=["layer:O", "label:N", alt.Tooltip("effect:Q", format=".3f")],
     ).properties(width=cell_px * len(names), height=max(8, cell_px * 0.8) * len(layers))
+
+
+#: The SteeringExplorer widget's mark colours (widgets/steering_explorer/draw.js), for the static twin.
+STEERING_COLORS = {"steer": "#1c7ed6", "random": "#868e96", "prompt": "#2f9e44"}
+
+
+def steering_curve(ds: xr.Dataset, layer: int | None = None, width: int = 360, height: int = 220) -> alt.Chart:
+    """The SteeringExplorer widget's evaluation curve, static: ``score`` against coef for the steering vector, the
+    random-vector baseline (with its ``random_low``..``random_high`` band when given) and the prompt baseline as a
+    horizontal line. ``layer`` picks a vector of a Dataset with a ``layer`` dim (default: the first).
+
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"text": (("coef", "prompt"), [["a"], ["b"]]),
+    ...                  "touched": (("coef", "prompt", "step"), np.ones((2, 1, 3), bool)),
+    ...                  "score": (("baseline", "coef"), [[0.0, 1.0], [0.0, 0.1], [0.5, 0.5]])},
+    ...                 coords={"coef": [0.0, 4.0], "baseline": ["steer", "random", "prompt"]})
+    >>> chart = steering_curve(ds)
+    >>> sorted(set(chart.layer[0].data["baseline"]))
+    ['prompt', 'random', 'steer']
+    """
+    from workbench.data import validate_steering
+
+    ds = validate_steering(ds)
+    score = ds["score"]
+    where = ""
+    if "layer" in score.dims:
+        layers = [int(v) for v in ds["layer"].values] if "layer" in ds.coords else list(range(ds.sizes["layer"]))
+        pick = layers[0] if layer is None else layer
+        if isinstance(pick, bool) or pick not in layers:
+            raise DataModelError(f"layer={layer!r} is not one of the Dataset's layers {layers}.")
+        score = score.isel(layer=layers.index(pick))
+        where = f" · layer {pick}"
+    elif layer is not None:
+        raise DataModelError(f"layer={layer!r} needs a Dataset with a 'layer' dim (one vector per layer); this one "
+                             f"has one vector (attr layer={ds.attrs.get('layer')!r}).")
+    else:
+        where = f" · layer {ds.attrs['layer']}" if "layer" in ds.attrs else ""
+    coefs = [float(c) for c in ds["coef"].values]
+    rows = []
+    for b in (str(v) for v in score["baseline"].values):
+        for c, v in zip(coefs, np.asarray(score.sel(baseline=b).transpose("coef").values, float)):
+            if np.isfinite(v):
+                rows.append({"baseline": b, "coef": c, "score": float(v)})
+    df = pd.DataFrame(rows, columns=["baseline", "coef", "score"])
+    names = [b for b in STEERING_COLORS if b in set(df["baseline"])]
+    color = alt.Color("baseline:N", scale=alt.Scale(domain=names, range=[STEERING_COLORS[b] for b in names]),
+                      title="baseline")
+    title = alt.TitleParams(f"Steering · {ds.attrs.get('behaviour', 'behaviour')}{where}",
+                            subtitle=["score: mean log-prob of behaviour completions minus non-behaviour ones"])
+    lines = alt.Chart(df[df["baseline"] != "prompt"]).mark_line(point=True).encode(
+        x=alt.X("coef:Q", title="coef"), y=alt.Y("score:Q", title="score"), color=color,
+        tooltip=["baseline:N", "coef:Q", alt.Tooltip("score:Q", format=".3f")])
+    layers_ = [alt.Chart(df).mark_point(opacity=0).encode(x="coef:Q", y="score:Q", color=color), lines]
+    prompt = df[df["baseline"] == "prompt"]
+    if len(prompt):
+        layers_.append(alt.Chart(pd.DataFrame({"score": [float(prompt["score"].mean())], "baseline": ["prompt"]}))
+                       .mark_rule(strokeDash=[6, 4]).encode(y="score:Q", color=color))
+    if "random_low" in ds.data_vars and "random_high" in ds.data_vars:
+        band = pd.DataFrame({"coef": coefs, "low": np.asarray(ds["random_low"].values, float).reshape(-1)[: len(coefs)],
+                             "high": np.asarray(ds["random_high"].values, float).reshape(-1)[: len(coefs)]})
+        layers_.insert(1, alt.Chart(band).mark_area(opacity=0.25, color=STEERING_COLORS["random"]).encode(
+            x="coef:Q", y="low:Q", y2="high:Q"))
+    return alt.layer(*layers_, title=title).properties(width=width, height=height)
 
 
 def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:

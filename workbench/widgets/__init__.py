@@ -6,7 +6,8 @@ from workbench.widgets.latent_decoder import LatentDecoder
 from workbench.widgets.graph_reorganization import GraphReorganization
 from workbench.widgets.loss_clusters import LossClusters
 from workbench.widgets.patch_map import PatchMap
+from workbench.widgets.steering_explorer import SteeringExplorer
 from workbench.widgets.export import export_notebook, to_html
 
 __all__ = ["AttentionMap", "PopulationExplorer", "LatentDecoder", "GraphReorganization", "LossClusters", "PatchMap",
-           "to_html", "export_notebook"]
+           "SteeringExplorer", "to_html", "export_notebook"]
