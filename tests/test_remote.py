@@ -407,3 +407,30 @@ def test_patching_remote_matches_local(server, tokenizer, kind):
     est_local = workbench.attribution_patch(local, pairs, metric=metric, heads=True, progress=False)
     for var in ("metric", "head_metric"):
         np.testing.assert_allclose(est_remote[var].values, est_local[var].values, atol=ATOL, rtol=0, err_msg=var)
+
+
+def test_steering_remote_matches_local(server, tokenizer):
+    """A steering vector, steered generation and the likelihood evaluation (frozen attention included) run unchanged
+    on the NDIF-protocol server: the same tokens, log-probabilities and scores."""
+    from workbench.analyses import steering as S
+
+    hf = tiny_model("llama", seed=7)
+    hf.name_or_path = "tiny-llama-steering-remote"
+    local = load_model(copy.deepcopy(hf), tokenizer=tokenizer)
+    remote = _serve(server, hf, tokenizer)
+    jobs_before = len(server.jobs)
+    v_remote = S.steering_vector(remote, ["good day", "nice one"], ["bad day", "awful"], layer=1)
+    v_local = S.steering_vector(local, ["good day", "nice one"], ["bad day", "awful"], layer=1)
+    np.testing.assert_allclose(v_remote.values, v_local.values, atol=ATOL)
+    got = S.steer(remote, ["The cat", "a big"], v_local, 1, [0.0, 3.0], max_new_tokens=4, progress=False)
+    want = S.steer(local, ["The cat", "a big"], v_local, 1, [0.0, 3.0], max_new_tokens=4, progress=False)
+    np.testing.assert_array_equal(got.token_id.values, want.token_id.values)
+    np.testing.assert_allclose(got.logprob.values, want.logprob.values, atol=1e-4)
+    contexts = [("The cat sat", "t", "g"), ("a big red", " b", " d")]
+    ev_r = S.steering_eval(remote, v_local, 1, contexts, [0.0, 2.0], random_seeds=1, freeze_attention=True,
+                           progress=False)
+    ev_l = S.steering_eval(local, v_local, 1, contexts, [0.0, 2.0], random_seeds=1, freeze_attention=True,
+                           progress=False)
+    for var in ("score", "frozen_score", "per_context"):
+        np.testing.assert_allclose(ev_r[var].values, ev_l[var].values, atol=1e-4, err_msg=var)
+    assert len(server.jobs) > jobs_before and got.attrs["remote"] == 1

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 from workbench.data import (DataModelError, load, save, validate_attention, validate_incontext, validate_logit_lens,
-                            validate_patching, validate_residuals)
+                            validate_patching, validate_residuals, validate_steering)
 
 _LAZY = {
     "load_model": "workbench.backend",
@@ -36,6 +36,7 @@ _LAZY = {
     "GraphReorganization": "workbench.widgets",
     "LossClusters": "workbench.widgets",
     "PatchMap": "workbench.widgets",
+    "SteeringExplorer": "workbench.widgets",
     "to_html": "workbench.widgets",
     "polca": "workbench.analyses.polca",
     "PolcaSample": "workbench.analyses.polca",
@@ -45,6 +46,9 @@ _LAZY = {
     "attribution_patch": "workbench.analyses.patching",
     "patch_many": "workbench.analyses.patching",
     "logit_diff": "workbench.analyses.metrics",
+    "steering_vector": "workbench.analyses.steering",
+    "steer": "workbench.analyses.steering",
+    "steering_eval": "workbench.analyses.steering",
     "prob": "workbench.analyses.metrics",
 }
 #: Modules reachable as attributes: ``wb.charts``, ``wb.incontext`` (graph tracing), ``wb.graphs`` (graphs, walks).
@@ -61,9 +65,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.analyses.metrics import logit_diff, prob
     from workbench.analyses.patching import attribution_patch, patch, patch_many
     from workbench.analyses.polca import PolcaSample, polca
+    from workbench.analyses.steering import steer, steering_eval, steering_vector
     from workbench.data import validate_polca
     from workbench.widgets import (AttentionMap, GraphReorganization, LatentDecoder, LossClusters, PatchMap,
-                                   PopulationExplorer)
+                                   PopulationExplorer, SteeringExplorer)
     from workbench.widgets import to_html
 
 
@@ -100,6 +105,7 @@ __all__ = [
     "GraphReorganization",
     "LossClusters",
     "PatchMap",
+    "SteeringExplorer",
     "to_html",
     "polca",
     "PolcaSample",
@@ -115,6 +121,10 @@ __all__ = [
     "validate_logit_lens",
     "validate_incontext",
     "validate_patching",
+    "validate_steering",
+    "steering_vector",
+    "steer",
+    "steering_eval",
     "patch",
     "attribution_patch",
     "patch_many",
