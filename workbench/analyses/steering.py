@@ -173,7 +173,12 @@ def _steered_trace(model: Model, rows: _Rows, vector: torch.Tensor, layer: int, 
     position_ids = (rows.mask.cumsum(1) - 1).clamp(min=0)
     batch = Batch(inputs={"input_ids": rows.ids, "attention_mask": rows.mask, "position_ids": position_ids},
                   token_ids=[], offsets=np.zeros(len(rows.ids), dtype=int), single=False, texts=[])
-    with torch.no_grad(), model.trace(batch, **_cache_off(model)):
+    kwargs = _cache_off(model)
+    if want == "next":  # only the last position's logits: a large vocabulary would otherwise dominate
+        from workbench.analyses.patching import _forward_kwargs
+
+        kwargs = _forward_kwargs(model)
+    with torch.no_grad(), model.trace(batch, **kwargs):
         if layer < n_layers:
             x = blocks[layer].input
             x[:] = x + add.to(x.dtype)
@@ -209,8 +214,9 @@ def steer(model: Model, prompts: Sequence[str], vector: Any, layer: int, coefs: 
     """Greedy generations of every prompt at every coefficient, with ``coef * vector`` added to the residual stream
     at ``layer``: Dataset with ``text`` (coef, prompt), ``token``/``token_id``/``logprob`` (coef, prompt, step),
     ``touched`` (coef, prompt, step) and ``prompt_touched`` (prompt, position) marking exactly where the vector was
-    added (``where``: "prompt", "generated" or "all"), and ``fluency`` (coef, prompt): the mean log-probability of
-    the generated tokens under the unsteered model (a coefficient that breaks the text shows as a drop). One traced
+    added (``where``: "prompt", "generated" or "all"), and ``prompt_fluency`` (coef, prompt): the mean
+    log-probability of the generated tokens under the unsteered model (a coefficient that breaks the text shows as a
+    drop), ``fluency`` (coef) its mean over prompts. One traced
     pass per generated token over every (coefficient, prompt) row; only the chosen tokens and log-probabilities
     leave the model.
 
@@ -265,7 +271,8 @@ def steer(model: Model, prompts: Sequence[str], vector: Any, layer: int, coefs: 
          "token_id": (("coef", "prompt", "step"), tokens.reshape(shape + (-1,))),
          "logprob": (("coef", "prompt", "step"), logprob.reshape(shape + (-1,))),
          "touched": (("coef", "prompt", "step"), gen_touched.reshape(shape + (-1,))),
-         "fluency": (("coef", "prompt"), mean_fluency.astype(np.float32).reshape(shape)),
+         "prompt_fluency": (("coef", "prompt"), mean_fluency.astype(np.float32).reshape(shape)),
+         "fluency": (("coef",), np.nanmean(mean_fluency.reshape(shape), axis=1).astype(np.float32)),
          "prompt_touched": (("prompt", "position"), prompt_touched)},
         coords={"coef": coefs, "prompt": np.arange(len(prompts)), "step": np.arange(max_new_tokens),
                 "prompt_text": ("prompt", np.array(prompts, dtype=object)),
@@ -299,7 +306,8 @@ def _completion_scores(model: Model, contexts: list[tuple[str, str, str]], vecto
     n = len(ids)
     rows = _Rows(ids.repeat(k, 1), mask.repeat(k, 1), width,
                  torch.tensor(np.repeat(coefs, n), dtype=torch.float32))
-    logp = _steered_region_trace(model, rows, vector, layer, region.repeat(k, 1), freeze).numpy()
+    logp = _steered_region_trace(model, rows, vector, layer, region.repeat(k, 1), freeze,
+                                 keep=max(spans) + 1).numpy()
     for i in range(k):
         block = logp[i * n:(i + 1) * n]
         totals = np.array([block[r, width - 1 - m:].sum() for r, m in enumerate(spans)])
@@ -333,8 +341,10 @@ def _eval_batch(model: Model, contexts: list[tuple[str, str, str]], where: str,
 
 
 def _steered_region_trace(model: Model, rows: _Rows, vector: torch.Tensor, layer: int,
-                          region: torch.Tensor, freeze: bool = False) -> torch.Tensor:
-    """Log-probability of every next token of ``rows`` with ``coef * vector`` added at ``layer`` over ``region``.
+                          region: torch.Tensor, freeze: bool = False, keep: int | None = None) -> torch.Tensor:
+    """Log-probability of every next token of ``rows`` with ``coef * vector`` added at ``layer`` over ``region``
+    (rows, length - 1); with ``keep``, only the last ``keep`` positions' logits are computed (the others are NaN),
+    which bounds memory by rows x keep x vocabulary when only the final tokens are scored.
     With ``freeze``, every attention pattern from ``layer`` on is held at the unsteered run's: each row runs beside an
     unsteered twin in the same pass, and the steered row's attention output is recomputed as the twin's attention
     probabilities times the steered row's own values (QK frozen, OV live)."""
@@ -353,7 +363,19 @@ def _steered_region_trace(model: Model, rows: _Rows, vector: torch.Tensor, layer
     values = {l: _value_projection(model, l) for l in frozen}
     attention = {l: model.attention_module(l) for l in frozen}
     n_heads = model.n_heads
-    with torch.no_grad(), model.trace(batch, **_cache_off(model)):
+    kwargs = _cache_off(model)
+    width = rows.ids.shape[1]
+    if keep is not None:
+        from workbench.analyses.patching import _forward_kwargs
+
+        keep = min(int(keep), width)
+        kwargs = {**_forward_kwargs(model)}
+        if "logits_to_keep" in kwargs:
+            kwargs["logits_to_keep"] = keep
+        else:
+            keep = None
+    targets = rows.ids[:, 1:] if keep is None else rows.ids[:, width - keep + 1:]
+    with torch.no_grad(), model.trace(batch, **kwargs):
         # the attention call inside each block, through nnsight's source view: reached first in the body, so the
         # forward is rewritten before it runs (on a remote server too)
         interfaces = {l: attention[l].source.attention_interface_1 for l in frozen}
@@ -370,8 +392,12 @@ def _steered_region_trace(model: Model, rows: _Rows, vector: torch.Tensor, layer
         logits = unembed.output[:n_rows, :-1].float()
         if cap:
             logits = torch.tanh(logits / cap) * cap
-        out = torch.log_softmax(logits, -1).gather(-1, rows.ids[:, 1:, None])[..., 0].save()
-    return out
+        out = torch.log_softmax(logits, -1).gather(-1, targets[..., None])[..., 0].save()
+    if keep is None:
+        return out
+    full = torch.full((n_rows, width - 1), float("nan"))
+    full[:, width - keep:] = out
+    return full
 
 
 def _value_projection(model: Model, layer: int) -> Any:

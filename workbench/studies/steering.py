@@ -10,7 +10,8 @@ The prompt sets are hand-written (``data/interventions/steering_*.tsv``, :mod:`w
 * ``steering_smollm2_<behaviour>.nc`` for sentiment and wedding: the layer sweep (every third residual layer), the
   difference-of-means vector at the layer with the largest standardised effect, its likelihood evaluation on the
   held-out contexts at :data:`COEFS` beside same-norm random vectors (3 seeds) and a prompt that asks for the
-  behaviour, the same with attention frozen, and greedy generations (20 tokens) of :data:`N_PROMPTS` held-out
+  behaviour, the same with attention frozen, the share of the effect kept when the vector is sparsified (ranked by
+  magnitude and by attribution), and greedy generations (20 tokens) of :data:`N_PROMPTS` held-out
   contexts at every coefficient with their VADER sentiment; one Dataset that passes
   :func:`workbench.data.validate_steering` (the SteeringExplorer's input).
 
@@ -95,13 +96,13 @@ def behaviour_study(model: Any, behaviour: str, progress: bool = True) -> xr.Dat
     ev = S.steering_eval(model, vector, layer, contexts, COEFS, random_seeds=3, behaviour_prompt=ask,
                          freeze_attention=True, progress=progress)
     prompts = list(dict.fromkeys(c.context for c in contexts))[:N_PROMPTS]
+    sparse = S.sparsify(model, vector, layer, contexts, SWEEP_COEF, progress=progress)
     gen = S.steer(model, prompts, vector, layer, COEFS, max_new_tokens=20, progress=progress)
     vader = SentimentIntensityAnalyzer()
     sentiment = np.array([[vader.polarity_scores(str(t))["compound"] for t in row] for row in gen.text.values])
-    ds = xr.merge([gen, ev.drop_vars("context_text"), sweep.rename(layer="sweep_layer")], combine_attrs="drop")
+    ds = xr.merge([gen, ev.drop_vars("context_text"), sweep, sparse], combine_attrs="drop")
     ds = ds.assign(sentiment=(("coef",), sentiment.mean(1).astype(np.float32)),
-                   prompt_sentiment=(("coef", "prompt"), sentiment.astype(np.float32)),
-                   mean_fluency=gen.fluency.mean("prompt"))
+                   prompt_sentiment=(("coef", "prompt"), sentiment.astype(np.float32)))
     return ds.assign_attrs(model.provenance(
         "steering", behaviour=behaviour, layer=layer, where="all", vector_norm=float(vector.attrs["norm"]),
         positive_hash=vector.attrs["positive_hash"], negative_hash=vector.attrs["negative_hash"],
