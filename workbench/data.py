@@ -365,8 +365,8 @@ def validate_steering(ds: Any) -> xr.Dataset:
     ``("steer", "random", "prompt")``; a numeric ``coef`` coord that holds 0 (the unsteered run). Each may carry a
     leading ``layer`` dim (one vector per layer). Optional, read when present: ``token``/``logprob`` on
     (coef, prompt, step); ``fluency`` and ``sentiment`` on (coef); ``effect`` (standardised score) on (baseline,
-    coef); ``layer_effect`` on (layer); ``sparsity_effect`` on (ranking, sparsity); ``frozen_score`` (score units;
-    ``frozen_effect`` is read too) on (coef) with attr ``frozen_share``; ``ov_token``/``ov_weight`` on (ov, rank).
+    coef); ``layer_effect`` on (layer); ``sparsity_effect`` on (ranking, sparsity); ``frozen_effect`` (standardised
+    like ``effect``; ``frozen_score`` in score units) on (coef) with attr ``frozen_share``; ``ov_token``/``ov_weight`` on (ov, rank).
 
     >>> import numpy as np, xarray as xr
     >>> ds = xr.Dataset({"text": (("coef", "prompt"), [["a"], ["b"]]),

@@ -435,7 +435,7 @@ def steering_eval(model: Model, vector: Any, layer: int, contexts: Any, coefs: S
     non-behaviour completion) of log p(behaviour) - log p(non-behaviour). ``effect`` standardises it: the change from
     the unsteered score in units of the unsteered per-context spread, so two behaviours compare on one axis.
     ``per_context`` keeps every context's difference for the vector. ``freeze_attention=True`` adds
-    ``frozen_score`` (coef): the vector's score with every attention pattern from ``layer`` on held at the unsteered
+    ``frozen_score`` and ``frozen_effect`` (standardised like ``effect``) on (coef): the vector's score with every attention pattern from ``layer`` on held at the unsteered
     run's, and ``frozen_share``, the share of the steering effect (score change from coefficient 0, summed over the
     coefficients) it keeps (arXiv 2604.08524 keeps 91.25%: steering acts through the OV circuit).
 
@@ -481,6 +481,8 @@ def steering_eval(model: Model, vector: Any, layer: int, contexts: Any, coefs: S
     if freeze_attention:
         frozen = _completion_scores(model, contexts, vector, layer, coefs, where, freeze=True).mean(1)
         data["frozen_score"] = (("coef",), frozen.astype(np.float32))
+        data["frozen_effect"] = (("coef",), ((frozen - base.mean()) / spread if spread and np.isfinite(spread)
+                                             else np.full_like(frozen, np.nan)).astype(np.float32))
         change = np.abs(steer_scores.mean(1) - base.mean()).sum()
         attrs["frozen_share"] = float(np.abs(frozen - base.mean()).sum() / change) if change else float("nan")
     return xr.Dataset(data, coords={"baseline": ["steer", "random", "prompt"], "coef": coefs,

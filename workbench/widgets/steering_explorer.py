@@ -251,9 +251,8 @@ class SteeringExplorer(anywidget.AnyWidget):
                     out[:, j] = full[:, have.index(b)]
             arrays[var] = out
         for var in ("random_low", "random_high", "fluency", "sentiment", "frozen_effect"):
-            source = "frozen_score" if var == "frozen_effect" and "frozen_score" in ds.data_vars else var
-            if source in ds.data_vars:  # steering_eval names the frozen curve frozen_score (score units)
-                arrays[var] = _f32(by_layer(ds[source], ("coef",), L))
+            if var in ds.data_vars:
+                arrays[var] = _f32(by_layer(ds[var], ("coef",), L))
         if "layer_effect" in ds.data_vars:
             da = ds["layer_effect"]
             arrays["layer_effect"] = _f32(da.values).reshape(-1)
