@@ -18,9 +18,11 @@ def shipped(name):
     return wb.load(tasks.data_dir() / f"steering_{name}.nc")
 
 
+@pytest.mark.parametrize("model", ["smollm2", "gemma3"])
 @pytest.mark.parametrize("behaviour", ["sentiment", "wedding"])
-def test_shipped_studies_pass_the_contract(behaviour):
-    ds = wb.validate_steering(shipped(f"smollm2_{behaviour}"))
+def test_shipped_studies_pass_the_contract(model, behaviour):
+    ds = wb.validate_steering(shipped(f"{model}_{behaviour}"))
+    assert "ov_token" in ds and ds.sizes["ov"] == 12
     assert ds.attrs["layer"] in ds.layer.values.tolist()
     assert int(ds.layer_effect.idxmax()) == ds.attrs["layer"]  # the layer was picked by the sweep
 

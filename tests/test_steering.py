@@ -260,3 +260,40 @@ def test_sparsify_keeps_the_top_dimensions_and_ranks_by_attribution(llama):
             grad += g[0].sum(0)
     np.testing.assert_allclose(S._metric_gradient(llama, S._contexts(CONTEXTS), 1, "all").numpy(), grad.numpy(),
                                atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["llama", "gemma2"])
+def test_ov_tokens_equal_the_modules_applied_to_the_vector(kind):
+    """Each kept head's logits equal the real modules applied to the vector: the input norm's scale, the value
+    projection, the head's slice of the output projection (all other heads zeroed), Gemma-2/3's post-attention norm
+    scale, the final norm's scale and the LM head; grouped-query layouts included (Llama: 4 query heads on 2
+    key/value heads; Gemma-2: 4 on 1). Norm weights are randomised so that every scale matters."""
+    hf, tok = tiny_model(kind, seed=5), char_tokenizer()
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if "norm" in name:
+                p.normal_(0.0, 0.5)
+    model = wb.load_model(hf, tok)
+    torch.manual_seed(4)
+    v = torch.randn(32)
+    ov = S.ov_tokens(model, v, 1, k=5, top_heads=8)
+    assert ov.sizes["ov"] == 4  # block 1's four heads
+    gemma = kind == "gemma2"
+    for i in range(ov.sizes["ov"]):
+        l, h = int(ov.ov_layer[i]), int(ov.ov_head[i])
+        block = hf.model.layers[l]
+        with torch.no_grad():
+            scale = block.input_layernorm.weight + (1 if gemma else 0)
+            values = block.self_attn.v_proj(v * scale)
+            n_kv = values.shape[-1] // (block.self_attn.o_proj.weight.shape[1] // 4)
+            d = block.self_attn.o_proj.weight.shape[1] // 4
+            per_head = values.view(n_kv, d).repeat_interleave(4 // n_kv, 0)
+            mask = torch.zeros(4, d)
+            mask[h] = 1
+            out = block.self_attn.o_proj((per_head * mask).reshape(-1))
+            if gemma:
+                out = out * (block.post_attention_layernorm.weight + 1)
+            logits = hf.lm_head(out * (hf.model.norm.weight + (1 if gemma else 0)))
+        top = logits.topk(5)
+        np.testing.assert_allclose(ov.ov_weight.values[i], top.values.numpy(), atol=1e-4)
+        assert list(ov.ov_token.values[i]) == [tok.decode([j]) for j in top.indices.tolist()]

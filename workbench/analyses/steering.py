@@ -569,6 +569,76 @@ def sparsify(model: Model, vector: Any, layer: int, contexts: Any, coef: float,
                                              full_effect=float(full)))
 
 
+def _norm_scale(norm: Any) -> torch.Tensor | None:
+    """The elementwise scale of an RMSNorm (Gemma's stores weight - 1) or LayerNorm module, or None."""
+    weight = getattr(norm, "weight", None)
+    if weight is None:
+        return None
+    w = weight.detach().float()
+    return w + 1.0 if "Gemma" in type(norm).__name__ else w
+
+
+def ov_tokens(model: Model, vector: Any, layer: int, k: int = 10, top_heads: int = 12) -> xr.Dataset:
+    """The vector read through each later head's OV circuit, as vocabulary: for every head of the blocks that read
+    residual layer ``layer`` onward, ``W_U . n_f(W_O^h W_V^h n_b(v))`` (n_b: the block's input-norm scale, n_f: the
+    final norm's; a post-attention norm's scale too where the block has one), and its top ``k`` tokens. The
+    ``top_heads`` heads whose OV output is largest are kept: Dataset ``ov_token``/``ov_weight`` (ov, rank) with
+    ``ov_layer``, ``ov_head`` and ``ov_norm`` on ``ov``. arXiv 2604.08524 finds such projections readable even where
+    the vector itself is not. Reads weights, so it needs a local model.
+
+    >>> ov = ov_tokens(model, v, 10, k=5)                                                    # doctest: +SKIP
+    >>> list(ov.ov_token.values[0])                                                         # doctest: +SKIP
+    """
+    v = _vector(model, vector)
+    layer = _layer(model, layer)
+    if model.remote:
+        raise SteeringError("ov_tokens reads the weights of the value and output projections; use a local model.")
+    blocks = [model.blocks[l]._module if hasattr(model.blocks[l], "_module") else model.blocks[l]
+              for l in range(model.n_layers)]
+    hf = model.envoy._module
+    final = _norm_scale(getattr(model.final_norm, "_module", model.final_norm)) if model.final_norm is not None else None
+    unembed = getattr(model.unembed, "_module", model.unembed).weight.detach().float()
+    n_heads = model.n_heads
+    rows = []
+    with torch.no_grad():
+        for l in range(layer, model.n_layers):
+            attention = blocks[l].self_attn if hasattr(blocks[l], "self_attn") else None
+            if attention is None or not hasattr(attention, "v_proj"):
+                raise SteeringError(f"ov_tokens needs separate value and output projections (v_proj, o_proj: Llama, "
+                                    f"SmolLM, Qwen, Gemma); {model.name!r} ({model.adapter.family}) has none.")
+            x = v.clone()
+            pre = _norm_scale(blocks[l].input_layernorm) if hasattr(blocks[l], "input_layernorm") else None
+            x = x * pre if pre is not None else x
+            wv, wo = attention.v_proj.weight.detach().float(), attention.o_proj.weight.detach().float()
+            head_dim = wo.shape[1] // n_heads
+            groups = n_heads // (wv.shape[0] // head_dim)
+            post = _norm_scale(blocks[l].post_attention_layernorm) if hasattr(blocks[l], "pre_feedforward_layernorm") \
+                else None  # Gemma normalises the attention output before adding it
+            for h in range(n_heads):
+                kv = h // groups
+                value = wv[kv * head_dim:(kv + 1) * head_dim] @ x
+                out = wo[:, h * head_dim:(h + 1) * head_dim] @ value
+                out = out * post if post is not None else out
+                rows.append((l, h, out))
+    _ = hf
+    norms = torch.stack([r[2].norm() for r in rows])
+    keep = torch.argsort(norms, descending=True)[: max(1, int(top_heads))]
+    tokens, weights, layers, heads = [], [], [], []
+    for i in keep.tolist():
+        l, h, out = rows[i]
+        logits = unembed @ (out * final if final is not None else out)
+        top = logits.topk(int(k))
+        tokens.append(model.token_strings(top.indices.numpy()))
+        weights.append(top.values.numpy())
+        layers.append(l)
+        heads.append(h)
+    return xr.Dataset({"ov_token": (("ov", "rank"), np.array(tokens, dtype=object)),
+                       "ov_weight": (("ov", "rank"), np.array(weights, dtype=np.float32))},
+                      coords={"ov_layer": ("ov", layers), "ov_head": ("ov", heads),
+                              "ov_norm": ("ov", norms[keep].numpy().astype(np.float32)), "rank": np.arange(int(k))},
+                      attrs=model.provenance("ov_tokens", layer=layer, k=int(k)))
+
+
 def layer_sweep(model: Model, positive: Sequence[str], negative: Sequence[str], contexts: Any, coef: float,
                 layers: Sequence[int] | None = None, position: str = "last", where: str = "all",
                 progress: bool = True) -> xr.Dataset:
@@ -597,4 +667,5 @@ def layer_sweep(model: Model, positive: Sequence[str], negative: Sequence[str], 
                                              layer_convention=LAYER_CONVENTION))
 
 
-__all__ = ["steering_vector", "steer", "steering_eval", "layer_sweep", "sparsify", "SteeringError", "WHERE"]
+__all__ = ["steering_vector", "steer", "steering_eval", "layer_sweep", "sparsify", "ov_tokens", "SteeringError",
+           "WHERE"]

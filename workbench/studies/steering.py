@@ -1,21 +1,23 @@
 """The shipped steering study (``data/interventions/steering_*.nc``): the refusal rates of SmolLM2-135M-Instruct and
-Gemma-3-270M on the project's harmful and harmless requests, and SmolLM2 steered toward positive sentiment and toward
-weddings, each judged by likelihoods against its baselines.
+Gemma-3-270M on the project's harmful and harmless requests, and both models steered toward positive sentiment and
+toward weddings, each judged by likelihoods against its baselines.
 
 The prompt sets are hand-written (``data/interventions/steering_*.tsv``, :mod:`workbench.zoo.tasks.steering`). Files:
 
 * ``steering_refusal.nc``: greedy replies (24 tokens) of both models to every request (SmolLM2 through its chat
   template, Gemma-3, a base model, after "Question: ... Answer:") and whether each is a refusal
   (:func:`workbench.zoo.tasks.steering.is_refusal`);
-* ``steering_smollm2_<behaviour>.nc`` for sentiment and wedding: the layer sweep (every third residual layer), the
+* ``steering_<model>_<behaviour>.nc`` for sentiment and wedding: the layer sweep (every third residual layer before
+  the last block's output), the
   difference-of-means vector at the layer with the largest standardised effect, its likelihood evaluation on the
   held-out contexts at :data:`COEFS` beside same-norm random vectors (3 seeds) and a prompt that asks for the
   behaviour, the same with attention frozen, the share of the effect kept when the vector is sparsified (ranked by
-  magnitude and by attribution), and greedy generations (20 tokens) of :data:`N_PROMPTS` held-out
+  magnitude and by attribution), the vector read through the 12 later heads whose OV output is largest (top 8
+  tokens each), and greedy generations (20 tokens) of :data:`N_PROMPTS` held-out
   contexts at every coefficient with their VADER sentiment; one Dataset that passes
   :func:`workbench.data.validate_steering` (the SteeringExplorer's input).
 
-Regenerate (about 15 minutes on 2 cores)::
+Regenerate (about 20 minutes on 2 cores)::
 
     python -m workbench.studies.steering --out data/interventions
 
@@ -89,7 +91,9 @@ def behaviour_study(model: Any, behaviour: str, progress: bool = True) -> xr.Dat
     contrast, evaluation, ask = BEHAVIOURS[behaviour]
     pos, neg = list(contrast().positive), list(contrast().negative)
     contexts = evaluation()
-    layers = list(range(0, model.n_layers + 1, 3))
+    # every third residual layer before the last block's output: a vector added after the last block only biases the
+    # logits, it steers no computation
+    layers = list(range(0, model.n_layers, 3))
     sweep = S.layer_sweep(model, pos, neg, contexts, SWEEP_COEF, layers=layers, progress=progress)
     layer = int(sweep.layer_effect.idxmax())
     vector = S.steering_vector(model, pos, neg, layer)
@@ -97,10 +101,12 @@ def behaviour_study(model: Any, behaviour: str, progress: bool = True) -> xr.Dat
                          freeze_attention=True, progress=progress)
     prompts = list(dict.fromkeys(c.context for c in contexts))[:N_PROMPTS]
     sparse = S.sparsify(model, vector, layer, contexts, SWEEP_COEF, progress=progress)
+    ov = S.ov_tokens(model, vector, layer, k=8, top_heads=12) if layer < model.n_layers else None
     gen = S.steer(model, prompts, vector, layer, COEFS, max_new_tokens=20, progress=progress)
     vader = SentimentIntensityAnalyzer()
     sentiment = np.array([[vader.polarity_scores(str(t))["compound"] for t in row] for row in gen.text.values])
-    ds = xr.merge([gen, ev.drop_vars("context_text"), sweep, sparse], combine_attrs="drop")
+    ds = xr.merge([gen, ev.drop_vars("context_text"), sweep, sparse] + ([ov] if ov is not None else []),
+                  combine_attrs="drop")
     ds = ds.assign(sentiment=(("coef",), sentiment.mean(1).astype(np.float32)),
                    prompt_sentiment=(("coef", "prompt"), sentiment.astype(np.float32)))
     return ds.assign_attrs(model.provenance(
@@ -119,7 +125,8 @@ def run(out: str | Path, force: bool = False, progress: bool = True) -> list[Pat
     models = {name: wb.load_model(path) for name, path in MODELS.items()}
     written = []
     jobs = [("steering_refusal.nc", lambda: refusal_study(models))] + \
-        [(f"steering_smollm2_{b}.nc", lambda b=b: behaviour_study(models["smollm2"], b, progress)) for b in BEHAVIOURS]
+        [(f"steering_{m}_{b}.nc", lambda m=m, b=b: behaviour_study(models[m], b, progress))
+         for m in MODELS for b in BEHAVIOURS]
     for name, job in jobs:
         if (out / name).is_file() and not force:
             continue
