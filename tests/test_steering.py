@@ -87,6 +87,10 @@ def test_steer_equals_greedy_decoding_by_hand(tiny, where):
             assert touched[:n].all() if where in ("generated", "all") else not touched.any()
             assert not touched[n:].any()
             assert ds.prompt_touched.values[i][:n_prompt].all() == (where in ("prompt", "all"))
+    # at coefficient 0 the steered model is the unsteered one: the fluency guard is the generation's own log-prob
+    np.testing.assert_allclose(ds.prompt_fluency.sel(coef=0.0).values,
+                               np.nanmean(ds.logprob.sel(coef=0.0).values, axis=1), atol=1e-4)
+    assert (ds.prompt_fluency.sel(coef=2.0).values != ds.prompt_fluency.sel(coef=0.0).values).any()
     wb.validate_steering(ds.assign(score=(("baseline", "coef"), np.zeros((3, 2))),
                                    baseline=["steer", "random", "prompt"]))
 

@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import nnsight
 import numpy as np
 import torch
 import xarray as xr
@@ -161,43 +160,30 @@ def _touch(rows: _Rows, where: str) -> torch.Tensor:
     return (region[None, :] & rows.mask.bool()).float()
 
 
-def _steered_trace(model: Model, rows: _Rows, vector: torch.Tensor, layer: int, where: str,
-                   want: str, targets: torch.Tensor | None = None) -> torch.Tensor:
-    """One traced pass of ``rows`` with ``coef * vector`` added at ``layer`` where ``where`` says. ``want``:
-    "next" (argmax token and its log-prob at the last position, (rows, 2)) or "logprobs" (log-prob of ``targets``
-    (rows, length) at every position, (rows, length), the target at position t being predicted from t-1)."""
+def _rows_batch(ids: torch.Tensor, mask: torch.Tensor) -> Batch:
+    """Left-padded token rows as a traceable batch (position ids count real tokens only)."""
+    position_ids = (mask.cumsum(1) - 1).clamp(min=0)
+    return Batch(inputs={"input_ids": ids, "attention_mask": mask, "position_ids": position_ids}, token_ids=[],
+                 offsets=np.zeros(len(ids), dtype=int), single=False, texts=[])
+
+
+def _next_tokens(model: Model, rows: _Rows, vector: torch.Tensor, layer: int, where: str) -> torch.Tensor:
+    """One traced pass of ``rows`` with ``coef * vector`` added at ``layer`` where ``where`` says: the greedy next
+    token and its log-probability at the last position, (rows, 2). Only the last position's logits are computed."""
+    from workbench.analyses.patching import _forward_kwargs
+
     blocks = list(model.blocks)
     unembed, cap = model.unembed, model.logit_softcap
     add = (_touch(rows, where) * rows.coef[:, None])[..., None] * vector  # (rows, length, hidden)
     n_layers = len(blocks)
-    position_ids = (rows.mask.cumsum(1) - 1).clamp(min=0)
-    batch = Batch(inputs={"input_ids": rows.ids, "attention_mask": rows.mask, "position_ids": position_ids},
-                  token_ids=[], offsets=np.zeros(len(rows.ids), dtype=int), single=False, texts=[])
-    kwargs = _cache_off(model)
-    if want == "next":  # only the last position's logits: a large vocabulary would otherwise dominate
-        from workbench.analyses.patching import _forward_kwargs
-
-        kwargs = _forward_kwargs(model)
-    with torch.no_grad(), model.trace(batch, **kwargs):
-        if layer < n_layers:
-            x = blocks[layer].input
-            x[:] = x + add.to(x.dtype)
-        else:
-            o = blocks[n_layers - 1].output
-            o[:] = o + add.to(o.dtype)
-        if want == "next":
-            logits = unembed.output[:, -1].float()
-            if cap:
-                logits = torch.tanh(logits / cap) * cap
-            logp = torch.log_softmax(logits, -1)
-            best = logp.max(-1)
-            out = torch.stack([best.indices.float(), best.values], -1).save()
-        else:
-            logits = unembed.output[:, :-1].float()
-            if cap:
-                logits = torch.tanh(logits / cap) * cap
-            logp = torch.log_softmax(logits, -1)
-            out = logp.gather(-1, targets[:, 1:, None])[..., 0].save()
+    with torch.no_grad(), model.trace(_rows_batch(rows.ids, rows.mask), **_forward_kwargs(model)):
+        h = blocks[layer].input if layer < n_layers else blocks[n_layers - 1].output
+        h[:] = h + add.to(h.dtype)
+        logits = unembed.output[:, -1].float()
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        best = torch.log_softmax(logits, -1).max(-1)
+        out = torch.stack([best.indices.float(), best.values], -1).save()
     return out
 
 
@@ -239,7 +225,7 @@ def steer(model: Model, prompts: Sequence[str], vector: Any, layer: int, coefs: 
     logprob = np.full((n_rows, max_new_tokens), np.nan, dtype=np.float32)
     ended = np.zeros(n_rows, dtype=bool)
     for step in tqdm(range(max_new_tokens), desc="steering", unit="token", disable=not progress):
-        nxt = _steered_trace(model, rows, vector, layer, where, "next").numpy()
+        nxt = _next_tokens(model, rows, vector, layer, where).numpy()
         chosen = nxt[:, 0].astype(np.int64)
         alive = ~ended
         tokens[alive, step], logprob[alive, step] = chosen[alive], nxt[alive, 1]
@@ -249,8 +235,9 @@ def steer(model: Model, prompts: Sequence[str], vector: Any, layer: int, coefs: 
                      rows.prompt_len, rows.coef)
         if ended.all():
             break
-    plain = _Rows(rows.ids, rows.mask, rows.prompt_len, torch.zeros_like(rows.coef))
-    unsteered = _steered_trace(model, plain, vector, layer, where, "logprobs", rows.ids).numpy()[:, rows.prompt_len - 1:]
+    plain = _Rows(rows.ids, rows.mask, rows.prompt_len, torch.zeros_like(rows.coef))  # the unsteered model
+    unsteered = _steered_region_trace(model, plain, vector, layer, torch.zeros(rows.ids.shape),
+                                      keep=rows.ids.shape[1] - rows.prompt_len + 1).numpy()[:, rows.prompt_len - 1:]
     generated = tokens >= 0
     fluency = np.where(generated, unsteered[:, :max_new_tokens], np.nan)
     touched_region = _touch(rows, where).bool().numpy()
@@ -356,9 +343,7 @@ def _steered_region_trace(model: Model, rows: _Rows, vector: torch.Tensor, layer
     mask = rows.mask.repeat(2, 1) if freeze else rows.mask
     region = region.repeat(2, 1) if freeze else region
     add = (region * coef[:, None])[..., None] * vector
-    position_ids = (mask.cumsum(1) - 1).clamp(min=0)
-    batch = Batch(inputs={"input_ids": ids, "attention_mask": mask, "position_ids": position_ids},
-                  token_ids=[], offsets=np.zeros(len(ids), dtype=int), single=False, texts=[])
+    batch = _rows_batch(ids, mask)
     frozen = list(range(layer, n_layers)) if freeze else []
     values = {l: _value_projection(model, l) for l in frozen}
     attention = {l: model.attention_module(l) for l in frozen}
@@ -506,9 +491,7 @@ def _metric_gradient(model: Model, contexts: list[tuple[str, str, str]], layer: 
     chosen = torch.zeros(len(ids), width - 1)
     for r, n in enumerate(spans):
         chosen[r, width - 1 - n:] = sign[r]
-    position_ids = (mask.cumsum(1) - 1).clamp(min=0)
-    batch = Batch(inputs={"input_ids": ids, "attention_mask": mask, "position_ids": position_ids}, token_ids=[],
-                  offsets=np.zeros(len(ids), dtype=int), single=False, texts=[])
+    batch = _rows_batch(ids, mask)
     params = [p for p in model.envoy._module.parameters()] if not model.remote else []
     flags = [p.requires_grad for p in params]
     try:
