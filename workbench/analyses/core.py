@@ -54,6 +54,17 @@ def _no_cache(model: Model) -> dict[str, bool]:
     return {"use_cache": False} if getattr(model.config, "use_cache", None) is not None else {}
 
 
+def _keep_logits(model: Model, keep: int = 1) -> dict[str, int]:
+    """``logits_to_keep=keep`` when the model's forward can skip every other position's logits (a large vocabulary
+    would otherwise dominate the pass), else nothing."""
+    import inspect
+
+    module = getattr(model.envoy, "_module", None)
+    if module is not None and "logits_to_keep" in inspect.signature(module.forward).parameters:
+        return {"logits_to_keep": int(keep)}
+    return {}
+
+
 def _token_coords(model: Model, batch: Batch, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Per text, its token strings and ids left-aligned into ``width`` slots ("" and -1 past its end)."""
     strings = np.full((len(batch.texts), width), "", dtype=object)

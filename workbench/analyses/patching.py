@@ -54,6 +54,7 @@ import torch
 import xarray as xr
 from tqdm.auto import tqdm
 
+from workbench.analyses.core import _keep_logits, _no_cache
 from workbench.analyses.metrics import Metric, MetricError, as_metric, check_shape, logit_diff
 from workbench.backend.model import Batch, Model
 from workbench.data import PATCH_SITES
@@ -268,7 +269,7 @@ def _run_chunk(model: Model, prep: _Prepared, source: torch.Tensor, target: torc
         else [None] * n_layers
     mlp = [model.mlp_module(l) for l in range(n_layers)] if any(k[0] == "mlp" for k in plan) else [None] * n_layers
     unembed, cap, fn, n_heads = model.unembed, model.logit_softcap, prep.fn, model.n_heads
-    extra = _forward_kwargs(model)
+    extra = {**_no_cache(model), **_keep_logits(model)}
     with torch.no_grad(), model.trace(_batch(ids), **extra):
         for layer in range(n_layers):
             if ("resid", layer) in plan:
@@ -449,17 +450,6 @@ def _check_modules(model: Model, sites: Sequence[str], heads: bool) -> None:
             model.mlp_module(0)
     except AttributeError as e:
         raise PatchingError(f"sites={list(sites)}{', heads=True' if heads else ''}: {e}") from None
-
-
-def _forward_kwargs(model: Model) -> dict[str, Any]:
-    """No key/value cache, and logits at the last position only when the model's forward can skip the others."""
-    import inspect
-
-    kwargs: dict[str, Any] = {"use_cache": False} if getattr(model.config, "use_cache", None) is not None else {}
-    module = getattr(model.envoy, "_module", None)
-    if module is not None and "logits_to_keep" in inspect.signature(module.forward).parameters:
-        kwargs["logits_to_keep"] = 1
-    return kwargs
 
 
 def _clean_corrupted(sweep: _Sweep, direction: str) -> tuple[float, float]:
@@ -686,7 +676,7 @@ def _estimate(model: Model, prep: _Prepared, cells: list[_Cell], sites: Sequence
                 for l in range(n_layers)]
     mlp = [model.mlp_module(l) if ("mlp", l) in needed else None for l in range(n_layers)]
     unembed, cap, fn = model.unembed, model.logit_softcap, prep.fn
-    extra = _forward_kwargs(model)
+    extra = {**_no_cache(model), **_keep_logits(model)}
     ids = torch.stack([prep.source_ids, prep.target_ids])
     # a logit difference needs two rows of the unembedding, not the whole vocabulary: read it off the final norm's
     # output directly and stop the trace before the LM head (a large share of a small model's weights)

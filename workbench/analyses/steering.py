@@ -35,7 +35,7 @@ import torch
 import xarray as xr
 from tqdm.auto import tqdm
 
-from workbench.analyses.core import LAYER_CONVENTION
+from workbench.analyses.core import LAYER_CONVENTION, _keep_logits, _no_cache
 from workbench.backend.model import Batch, Model
 
 WHERE = ("prompt", "generated", "all")
@@ -98,10 +98,6 @@ def _set_hash(texts: Sequence[str]) -> str:
     return hashlib.sha256(json.dumps(list(texts)).encode()).hexdigest()[:16]
 
 
-def _cache_off(model: Model) -> dict[str, Any]:
-    return {"use_cache": False} if getattr(model.config, "use_cache", None) is not None else {}
-
-
 # ------------------------------------------------------------------------------------------------ the vector
 def steering_vector(model: Model, positive: Sequence[str], negative: Sequence[str], layer: int,
                     position: str = "last") -> xr.DataArray:
@@ -130,7 +126,7 @@ def _mean_residual(model: Model, texts: list[str], layer: int, position: str) ->
     batch = model.tokenize(texts)
     blocks = list(model.blocks)
     mask = batch.inputs["attention_mask"].float()
-    with torch.no_grad(), model.trace(batch, **_cache_off(model)) as tracer:
+    with torch.no_grad(), model.trace(batch, **_no_cache(model)) as tracer:
         h = blocks[layer].input if layer < len(blocks) else blocks[-1].output
         if position == "last":
             summary = h[:, -1].float().sum(0).save()  # left padding: the last position is every text's own
@@ -170,13 +166,11 @@ def _rows_batch(ids: torch.Tensor, mask: torch.Tensor) -> Batch:
 def _next_tokens(model: Model, rows: _Rows, vector: torch.Tensor, layer: int, where: str) -> torch.Tensor:
     """One traced pass of ``rows`` with ``coef * vector`` added at ``layer`` where ``where`` says: the greedy next
     token and its log-probability at the last position, (rows, 2). Only the last position's logits are computed."""
-    from workbench.analyses.patching import _forward_kwargs
-
     blocks = list(model.blocks)
     unembed, cap = model.unembed, model.logit_softcap
     add = (_touch(rows, where) * rows.coef[:, None])[..., None] * vector  # (rows, length, hidden)
     n_layers = len(blocks)
-    with torch.no_grad(), model.trace(_rows_batch(rows.ids, rows.mask), **_forward_kwargs(model)):
+    with torch.no_grad(), model.trace(_rows_batch(rows.ids, rows.mask), **_no_cache(model), **_keep_logits(model)):
         h = blocks[layer].input if layer < n_layers else blocks[n_layers - 1].output
         h[:] = h + add.to(h.dtype)
         logits = unembed.output[:, -1].float()
@@ -348,17 +342,13 @@ def _steered_region_trace(model: Model, rows: _Rows, vector: torch.Tensor, layer
     values = {l: _value_projection(model, l) for l in frozen}
     attention = {l: model.attention_module(l) for l in frozen}
     n_heads = model.n_heads
-    kwargs = _cache_off(model)
+    kwargs = _no_cache(model)
     width = rows.ids.shape[1]
     if keep is not None:
-        from workbench.analyses.patching import _forward_kwargs
-
         keep = min(int(keep), width)
-        kwargs = {**_forward_kwargs(model)}
-        if "logits_to_keep" in kwargs:
-            kwargs["logits_to_keep"] = keep
-        else:
-            keep = None
+        kept = _keep_logits(model, keep)
+        kwargs.update(kept)
+        keep = keep if kept else None
     targets = rows.ids[:, 1:] if keep is None else rows.ids[:, width - keep + 1:]
     with torch.no_grad(), model.trace(batch, **kwargs):
         # the attention call inside each block, through nnsight's source view: reached first in the body, so the
@@ -497,7 +487,7 @@ def _metric_gradient(model: Model, contexts: list[tuple[str, str, str]], layer: 
     try:
         for p in params:
             p.requires_grad_(False)
-        with model.trace(batch, **_cache_off(model)):
+        with model.trace(batch, **_no_cache(model)):
             first = blocks[0].input
             first.requires_grad_(True)
             h = blocks[layer].input if layer < n_layers else blocks[n_layers - 1].output

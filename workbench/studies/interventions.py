@@ -80,8 +80,8 @@ def ioi_pairs(model: Any, n: int = N_EXACT) -> list[iv.Pair]:
 
 
 def accuracy(models: dict[str, Any]) -> xr.Dataset:
-    """Clean and corrupted logit differences of every pair of every set: Dataset (model, set, pair) (NaN past a
-    set's end) with accuracies and means in attrs-free variables (model, set)."""
+    """Clean and corrupted logit differences of every pair of every set: Dataset (model, set, pair), NaN past a
+    set's end, with each model's accuracies and mean logit differences per set on (model, set)."""
     sizes = {name: len(iv.load(name)) for name in iv.SETS}
     width = max(sizes.values())
     clean = np.full((len(models), len(iv.SETS), width), np.nan, np.float32)
