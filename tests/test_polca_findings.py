@@ -118,13 +118,53 @@ def test_second_order_terms_average_to_the_quadratic_term():
     d = rng.normal(size=(6, 4, 50)) + np.arange(6)[:, None, None] * 0.3  # gradients drift: <dg(X), b> away from 0
     c = np.cumsum(rng.normal(size=(6, 4)), axis=0)
     lam = rng.uniform(0.5, 3, (6, 4))
-    h = F.second_order_terms(d, c, lam)
+    h = F.second_order_terms(d, c, lam, max_ratio=np.inf)  # unguarded: the paper's ratio on every step
     np.testing.assert_allclose(h.mean(axis=2), 0.5 * lam[:-1] * np.diff(c, axis=0) ** 2)
     # and each sample's share is proportional to its own change in gradient along b
     dg = np.diff(d, axis=0)
     np.testing.assert_allclose(h / h.mean(axis=2, keepdims=True), dg / dg.mean(axis=2, keepdims=True))
-    total = F.polca_terms(d, c, lam)
+    total = F.polca_terms(d, c, lam, max_ratio=np.inf)
     np.testing.assert_allclose(total, F.first_order_terms(d, c) + h)
+
+
+def test_second_order_guard_bounds_the_term_where_the_mean_change_crosses_zero():
+    """<dg(X), b> runs from +1 through 0 to -1 over 40 steps while the curvature predicts +1 every step: the ratio
+    term is the paper's value while |<dg(X), b>| >= 1/10 of the prediction and the trapezoid value below that."""
+    steps, n = 41, 6
+    rng = np.random.default_rng(5)
+    spread = rng.normal(0, 0.5, (steps - 1, n))
+    spread -= spread.mean(axis=1, keepdims=True)
+    mean_change = np.linspace(1.0, -1.0, steps - 1)  # crosses zero (never exactly zero: 40 points)
+    dg = mean_change[:, None] + spread  # (S-1, N)
+    d = np.concatenate([np.zeros((1, n)), np.cumsum(dg, axis=0)])[:, None, :]  # (S, 1, N)
+    c = (np.arange(steps) * 0.5)[:, None]  # dtheta = 0.5 every step
+    lam = np.full((steps, 1), 2.0)  # lambda * dtheta = 1
+    h = F.second_order_terms(d, c, lam)[:, 0]
+    trapezoid = 0.5 * 0.5 * dg
+    paper = 0.5 * 2.0 * 0.25 * dg / mean_change[:, None]
+    guarded = np.abs(mean_change) < 0.1
+    assert guarded.sum() == 4 and np.abs(paper[guarded]).max() > 10 * np.abs(trapezoid[guarded]).max()
+    np.testing.assert_allclose(h[~guarded], paper[~guarded])
+    np.testing.assert_allclose(h[guarded], trapezoid[guarded])
+    assert np.all(np.abs(h) <= 10 * np.abs(trapezoid) + 1e-12)
+    # a tighter bound guards more steps, never fewer
+    tight = F.second_order_terms(d, c, lam, max_ratio=2.0)[:, 0]
+    assert np.all(np.abs(tight) <= 2 * np.abs(trapezoid) + 1e-12)
+    with pytest.raises(ValueError, match="max_ratio"):
+        F.second_order_terms(d, c, lam, max_ratio=0)
+
+
+def test_recall_counts_every_carry_token_of_the_places_clustered_or_not():
+    """Four 10s/100s carry tokens: two in cluster 0 (with one non-carry token), one an outlier, one filtered. Recall is
+    2 of 4, not 2 of the 3 clustered; F1 = 2 (2/3)(1/2) / (2/3 + 1/2) = 4/7."""
+    labels = np.array([[0, 0, 0, -1, -2, 1, 1]])
+    carry = np.array([1, 1, 0, 1, 1, 1, 0], bool)
+    place = np.array(["10s", "100s", "10s", "10s", "100s", "1000s", "1s"])
+    stats = F.cluster_stats(labels, np.zeros((1, 7)), 5.0, carry, place)
+    first = stats[0]
+    assert (first.size, first.carry_homogeneity) == (3, pytest.approx(2 / 3))
+    assert first.carry_recall == pytest.approx(0.5) and first.carry_f1 == pytest.approx(4 / 7)
+    assert stats[1].carry_recall == 0.0 and not stats[1].counts  # its carry token is a 1000s one
 
 
 def test_second_order_guard_falls_back_to_the_trapezoid():

@@ -32,6 +32,8 @@ from workbench.zoo import addition as A
 from workbench.zoo.tasks import addition as task
 
 HESSIAN_SEED = 77  # the fixed training sample of the Hessian
+#: the planted positive control's settings (``--plant``)
+PLANTED: dict[str, Any] = {"plant_step": 2000, "plant_mode": "ambiguous"}
 #: the shipped study's settings
 STUDY: dict[str, Any] = {"problems": 500, "hessian_problems": 512, "basis_every": 160, "every": 1,
                          "curvature_samples": 64, "curvature_every": 10, "store_every": 8,
@@ -101,8 +103,8 @@ def run_study(run: str | Path, root: str | Path, settings: dict[str, Any] | None
     return ds
 
 
-def ship(ds: Any, dest: str | Path) -> Path:
-    """Save the study Dataset compressed to ``dest/addition_polca.nc``.
+def ship(ds: Any, dest: str | Path, name: str = "addition_polca.nc") -> Path:
+    """Save the study Dataset compressed to ``dest/name`` (``addition_planted.nc`` for the planted run).
 
     >>> ship(ds, "data/polca")                                                               # doctest: +SKIP
     """
@@ -110,7 +112,52 @@ def ship(ds: Any, dest: str | Path) -> Path:
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    return save(ds, dest / "addition_polca.nc", compress=True)
+    return save(ds, dest / name, compress=True)
+
+
+def mark_planted(ds: Any, run: str | Path) -> Any:
+    """The planted study's Dataset: sample coord ``planted`` (the tokens kept from the loss), attrs ``planted_step``,
+    ``plant_mode`` and ``drop_step`` (from the run's report) and ``planted_table`` (:func:`planted_table`, JSON).
+
+    >>> mark_planted(ds, "/work/polca/planted")                                               # doctest: +SKIP
+    """
+    from workbench.zoo.tasks import addition as task
+
+    report = json.loads((Path(run) / "run.json").read_text())
+    if "plant_step" not in report:
+        raise ValueError(f"run {str(run)!r} has no planted group; train it with --plant STEP.")
+    problems = A.validation_problems(int(ds.sizes["sample"]) // 4)
+    ds = ds.assign_coords(planted=("sample", A.planted_tokens(task.encode(problems)).ravel()))
+    ds.attrs.update(planted_step=int(report["plant_step"]), plant_mode=str(report["plant_mode"]),
+                    drop_step=int(report["drop_step"]))
+    ds.attrs["planted_table"] = json.dumps(planted_table(ds))
+    return ds
+
+
+def planted_table(ds: Any) -> list[dict[str, Any]]:
+    """Per Table 1 approach, read from the file alone: the cluster that best matches the planted group
+    (:func:`~workbench.analyses.polca.findings.planted_recovery` on ``approach_cluster``/``approach_break_step``),
+    its carry homogeneity, planted recall, mean break step, whether that is after tau (hidden) and within delta of
+    ``drop_step``, and whether it passes the issue's test (homogeneity >= 0.9 and at least half of the group).
+
+    >>> planted_table(xr.open_dataset("data/polca/addition_planted.nc"))[0]["approach"]      # doctest: +SKIP
+    'exact loss'
+    """
+    from dataclasses import asdict
+
+    from workbench.analyses.polca import findings as F
+
+    planted, carry = ds.planted.values.astype(bool), ds.carry.values.astype(bool)
+    tau, delta, drop = float(ds.attrs["tau"]), float(ds.attrs["delta"]), float(ds.attrs["drop_step"])
+    rows = []
+    for a, name in enumerate(ds.approach.values):
+        r = F.planted_recovery(ds.approach_cluster.values[a], ds.approach_break_step.values[a], planted, carry, tau)
+        row: dict[str, Any] = {"approach": str(name), "found": False}
+        if r is not None:
+            row.update(asdict(r), found=r.found(), within_delta=bool(abs(r.break_step - drop) <= delta))
+            row["direction"] = int(ds.approach_direction.values[a, r.direction])
+        rows.append(row)
+    return rows
 
 
 def shipped_path() -> Path:
@@ -165,11 +212,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--root", type=Path, required=True, help="POLCA work folder (outside the repository)")
     ap.add_argument("--ship", type=Path, default=None, help="copy the Dataset here (data/polca)")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--plant", type=int, default=None, metavar="STEP",
+                    help="the planted positive control: train with the 10s-place carry tokens kept from the loss until "
+                         f"STEP (the shipped one: {PLANTED['plant_step']}) and ship addition_planted.nc")
+    ap.add_argument("--plant-mode", choices=A.PLANT_MODES, default=PLANTED["plant_mode"])
     for k, v in STUDY.items():
         ap.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=v)
     a = ap.parse_args(argv)
     settings = {k: getattr(a, k) for k in STUDY}
-    if a.train:
+    if a.train and a.plant is not None:
+        if (a.run / "run.json").is_file():
+            print("training run already finished:", a.run, flush=True)
+        else:
+            report = A.train_run(a.run, plant_step=a.plant, plant_mode=a.plant_mode)
+            print(json.dumps({k: report[k] for k in ("seconds", "validation", "drop_step")}), flush=True)
+    elif a.train:
         from workbench.zoo.registry import zoo_dir
 
         if (a.run / "run.json").is_file():  # a finished run is kept, never retrained
@@ -181,8 +238,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ds = run_study(a.run, a.root, settings, workers=a.workers)
     print(json.dumps({m: [round(float(h), 3), round(float(s), 3)] for m, h, s in
                       zip(ds.approach.values, ds.table_homogeneity.values, ds.table_hidden_share.values)}))
+    if a.plant is not None:
+        ds = mark_planted(ds, a.run)
+        print(ds.attrs["planted_table"], flush=True)
     if a.ship is not None:
-        print("shipped", ship(ds, a.ship))
+        print("shipped", ship(ds, a.ship, "addition_planted.nc" if a.plant is not None else "addition_polca.nc"))
     return 0
 
 

@@ -66,8 +66,10 @@ def validation_problems(n: int = N_VALIDATION) -> list[task.Problem]:
     return task.problems(n, VALIDATION_SEED)
 
 
-def answer_loss(model: nn.Module, ids: torch.Tensor, reduce: bool = True) -> torch.Tensor:
+def answer_loss(model: nn.Module, ids: torch.Tensor, reduce: bool = True,
+                held_out: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy of the four answer tokens, averaged (``reduce``) or per token ``(problem, 4)``.
+    ``held_out`` (bool, ``(problem, 4)``) leaves those tokens out of the mean (the planted run's hidden group).
 
     >>> answer_loss(build_model(), torch.as_tensor(task.encode([task.Problem(1, 2)])), reduce=False).shape
     torch.Size([1, 4])
@@ -75,8 +77,69 @@ def answer_loss(model: nn.Module, ids: torch.Tensor, reduce: bool = True) -> tor
     logits = model(input_ids=ids).logits[:, list(task.TARGET_POSITIONS)]
     targets = ids[:, list(task.ANSWER_TOKENS)]
     loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                       reduction="mean" if reduce else "none")
-    return loss if reduce else loss.reshape(targets.shape)
+                                       reduction="none").reshape(targets.shape)
+    if not reduce:
+        return loss
+    if held_out is None:
+        return loss.mean()
+    keep = ~held_out
+    return (loss * keep).sum() / keep.sum().clamp(min=1)
+
+
+def planted_tokens(ids: torch.Tensor | np.ndarray) -> np.ndarray:
+    """The planted run's hidden group: the 10s-place answer token of every problem whose 1s digits carry into the 10s
+    place, as a bool mask ``(problem, 4)`` over the answer tokens (read from the operand tokens themselves).
+
+    >>> planted_tokens(task.encode([task.Problem(457, 168), task.Problem(450, 160)])).astype(int).tolist()
+    [[0, 0, 1, 0], [0, 0, 0, 0]]
+    """
+    ids = np.asarray(ids)
+    ones_a, ones_b = ids[:, 2], ids[:, 6]  # token ids of digits are the digits themselves
+    out = np.zeros((ids.shape[0], len(task.ANSWER_TOKENS)), bool)
+    out[:, task.PLACES.index("10s")] = ones_a + ones_b >= 10
+    return out
+
+
+#: How the planted group is kept from the loss until ``plant_step``: ``"mask"`` leaves its tokens out;
+#: ``"ambiguous"`` scores them half against the carry digit and half against the digit a no-carry sum would give
+#: (the network may learn the digit up to the carry, not the carry itself).
+PLANT_MODES = ("mask", "ambiguous")
+
+
+class PlantedLoss:
+    """The planted run's loss: before ``plant_step`` the :func:`planted_tokens` are kept from the loss as ``mode``
+    says (:data:`PLANT_MODES`), from then on all four answer tokens count as usual; ``at(step)`` is the trainer's
+    ``before_step`` hook (so a resumed run knows the step).
+
+    >>> f = PlantedLoss(2); f.at(1); f.masking, (f.at(2), f.masking)[1]
+    (True, False)
+    """
+
+    def __init__(self, plant_step: int, mode: str = "mask") -> None:
+        if mode not in PLANT_MODES:
+            raise ValueError(f"plant mode must be one of {PLANT_MODES}, got {mode!r}.")
+        self.plant_step, self.mode = int(plant_step), mode
+        self.step = 0
+
+    @property
+    def masking(self) -> bool:
+        return self.step < self.plant_step
+
+    def at(self, step: int) -> None:
+        self.step = int(step)
+
+    def __call__(self, model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
+        if not self.masking:
+            return answer_loss(model, ids)
+        held = torch.as_tensor(planted_tokens(ids))
+        if self.mode == "mask":
+            return answer_loss(model, ids, held_out=held)
+        logits = model(input_ids=ids).logits[:, list(task.TARGET_POSITIONS)]
+        targets = ids[:, list(task.ANSWER_TOKENS)]
+        logp = logits.log_softmax(-1)
+        true = -logp.gather(-1, targets[..., None])[..., 0]
+        no_carry = -logp.gather(-1, ((targets - 1) % 10)[..., None])[..., 0]  # the 10s digit without the carry
+        return torch.where(held, 0.5 * (true + no_carry), true).mean()
 
 
 def sampler(exclude: Sequence[task.Problem]) -> Any:
@@ -111,11 +174,18 @@ def evaluate(model: nn.Module, probs: Sequence[task.Problem]) -> dict[str, float
 
 
 def train_run(work: str | Path, steps: int = DEFAULTS["steps"], every: int = DEFAULTS["every"],
-              lr: float = DEFAULTS["lr"], progress: bool = True, **overrides: Any) -> dict[str, Any]:
+              lr: float = DEFAULTS["lr"], progress: bool = True, plant_step: int | None = None,
+              plant_mode: str = "ambiguous", **overrides: Any) -> dict[str, Any]:
     """Train the model, keeping a checkpoint every ``every`` steps (and step 0) in ``work/step_NNNNNNN``.
 
+    ``plant_step``: plant a hidden breakthrough, POLCA's positive control: the :func:`planted_tokens` (10s-place carry
+    tokens) are kept from the loss until that step (``plant_mode``, :class:`PlantedLoss`), so the network learns them
+    late, after the mean loss has flattened; the report then gains the group's held-out loss at every checkpoint and
+    :func:`drop_step`.
     An interrupted run resumes from ``work/resume``. Returns a report (losses, seconds, validation metrics).
     """
+    if plant_step is not None and not (isinstance(plant_step, (int, np.integer)) and 0 < plant_step < steps):
+        raise ValueError(f"plant_step must be a step between 1 and steps - 1 = {steps - 1}, got {plant_step!r}.")
     s = {**DEFAULTS, **overrides, "steps": steps, "every": every, "lr": lr}
     torch.set_num_threads(1)
     t0 = time.time()
@@ -126,13 +196,52 @@ def train_run(work: str | Path, steps: int = DEFAULTS["steps"], every: int = DEF
                       schedule=s["schedule"], min_lr_ratio=s["min_lr_ratio"],
                       extra={"task": "addition", "model": {k: s[k] for k in ("n_layer", "n_embd", "n_head")}})
     val = validation_problems()
-    res = train(model, lambda m, ids: answer_loss(m, ids), sampler(val), cfg, work, task.build_tokenizer(),
-                progress=progress)
+    loss_fn = PlantedLoss(plant_step, plant_mode) if plant_step is not None else (lambda m, ids: answer_loss(m, ids))
+    res = train(model, loss_fn, sampler(val), cfg, work, task.build_tokenizer(), progress=progress,
+                before_step=getattr(loss_fn, "at", None))
     report = {"settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in s.items()},
               "seconds": round(time.time() - t0, 1), "parameters": sum(p.numel() for p in model.parameters()),
               "validation": evaluate(model, val), "train_losses": [round(float(x), 5) for x in res.losses]}
+    if plant_step is not None:
+        report["plant_step"], report["plant_mode"] = int(plant_step), plant_mode
+        report.update(group_curve(work, val, plant_step))
     (Path(work) / "run.json").write_text(json.dumps(report))
     return report
+
+
+@torch.no_grad()
+def group_curve(work: str | Path, probs: Sequence[task.Problem], plant_step: int) -> dict[str, Any]:
+    """Held-out loss of the planted group and of every other answer token at each checkpoint of ``work``, and the
+    :func:`drop_step` of the group's loss after ``plant_step``."""
+    from safetensors.torch import load_file
+
+    ids = torch.as_tensor(task.encode(probs))
+    group = torch.as_tensor(planted_tokens(ids))
+    steps, inside, outside = [], [], []
+    folders = sorted(Path(work).glob("step_*"))
+    model = T.AutoModelForCausalLM.from_config(T.AutoConfig.from_pretrained(folders[0]),
+                                               attn_implementation="eager").eval()
+    for folder in folders:
+        model.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
+        loss = answer_loss(model, ids, reduce=False)
+        steps.append(int(folder.name.split("_")[1]))
+        inside.append(round(float(loss[group].mean()), 5))
+        outside.append(round(float(loss[~group].mean()), 5))
+    return {"group_steps": steps, "group_loss": inside, "other_loss": outside,
+            "drop_step": drop_step(np.array(inside), np.array(steps), plant_step)}
+
+
+def drop_step(group_loss: np.ndarray, steps: np.ndarray, plant_step: int, share: float = 0.5) -> int:
+    """When the planted group's held-out loss actually drops: the first checkpoint from ``plant_step`` on at which it
+    has fallen by ``share`` of the way from its value at ``plant_step`` to its final value.
+
+    >>> drop_step(np.array([3.0, 3.0, 3.0, 2.5, 0.5, 0.1, 0.1]), np.arange(7) * 10, 20)
+    40
+    """
+    steps, y = np.asarray(steps), np.asarray(group_loss, np.float64)
+    start = int(np.searchsorted(steps, plant_step))
+    level = y[start] - share * (y[start] - y[-1])
+    return int(steps[start + int(np.argmax(y[start:] <= level))])
 
 
 def ship(work: str | Path, out: str | Path) -> Path:
@@ -164,10 +273,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--weight-decay", type=float, default=DEFAULTS["weight_decay"])
     ap.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
     ap.add_argument("--schedule", choices=("constant", "cosine"), default=DEFAULTS["schedule"])
+    ap.add_argument("--plant", type=int, default=None, metavar="STEP",
+                    help="plant a hidden breakthrough: keep the 10s-place carry tokens from the loss until STEP")
+    ap.add_argument("--plant-mode", choices=PLANT_MODES, default="ambiguous",
+                    help="mask: leave them out; ambiguous (default): score them half against the no-carry digit")
     a = ap.parse_args(argv)
     report = train_run(a.work, a.steps, a.every, a.lr, n_embd=a.n_embd, n_layer=a.n_layer,
-                       weight_decay=a.weight_decay, batch_size=a.batch_size, schedule=a.schedule)
-    print(json.dumps({k: report[k] for k in ("seconds", "parameters", "validation")}), flush=True)
+                       weight_decay=a.weight_decay, batch_size=a.batch_size, schedule=a.schedule,
+                       plant_step=a.plant, plant_mode=a.plant_mode)
+    print(json.dumps({k: report[k] for k in ("seconds", "parameters", "validation", "drop_step") if k in report}),
+          flush=True)
     if a.out is not None:
         print("shipped", ship(a.work, a.out))
     return 0

@@ -182,6 +182,7 @@ def train(
     tokenizer: Any = None,
     progress: bool = True,
     on_step: Callable[[int, float], None] | None = None,
+    before_step: Callable[[int], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` for ``config.steps`` steps, keeping the checkpoints at ``config.checkpoint_steps``.
 
@@ -189,7 +190,8 @@ def train(
     scalar loss. If ``out_dir/resume`` exists (an interrupted run), training continues from it. The final weights are
     always saved as a checkpoint. Ctrl-C stops at the end of the current step and leaves a resume point; a killed
     process resumes from the last periodic one (every ``config.resume_every`` steps). Returns the losses and
-    checkpoint folders.
+    checkpoint folders. ``before_step(step)`` runs before each step (0-based, resumed runs included), for losses that
+    change along training.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -230,6 +232,8 @@ def train(
             for group in opt.param_groups:
                 group["lr"] = config.lr * _lr_factor(step, config.warmup_steps, config.schedule, config.steps,
                                                      config.min_lr_ratio)
+            if before_step is not None:
+                before_step(step)
             loss = loss_fn(model, sample_batch(rng, config.batch_size))
             opt.zero_grad(set_to_none=True)
             loss.backward()

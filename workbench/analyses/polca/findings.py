@@ -12,9 +12,9 @@ Shapes: ``S`` checkpoints (steps ``t_0 < ... < t_{S-1}``), ``K`` directions, ``N
   ``1/2 lambda <dtheta, b>^2``; ``lambda_s(b) = b^T H_s b`` is recomputed along training, not kept from when ``b``
   was found (the curvature of the mean loss on the fixed Hessian sample, :func:`workbench.analyses.polca.gradients.curvature`,
   at every ``curvature_every``-th checkpoint and linear in between, so vectors found late get the early curvature
-  they had early). When
-  ``|<dg(X), b>| <= ratio_eps * mean_x |<dg(x), b>|`` the ratio is undefined in practice and the term falls back to
-  ``1/2 <dtheta, b> <dg(x), b>``, the trapezoid-rule value the ratio approximates (``<dg(X), b> ~ lambda <dtheta, b>``).
+  they had early). The ratio is the trapezoid-rule value ``1/2 <dtheta, b> <dg(x), b>`` times
+  ``m = lambda <dtheta, b> / <dg(X), b>``; where ``|m| > max_ratio`` (10: the mean gradient change is under a tenth
+  of what the curvature predicts) the term falls back to the trapezoid value, so no term exceeds ten times it.
 * Projected loss ``L_b(x, t_j) = sum_{s < j}`` of the terms (zero at the first checkpoint).
 * Filters: drop vectors whose mean projected loss rises from the first step to the last; per remaining vector, drop
   samples whose projected loss rises.
@@ -78,10 +78,15 @@ def trapezoid_terms(d: np.ndarray, c: np.ndarray) -> np.ndarray:
     return 0.5 * np.diff(c, axis=0)[:, :, None] * np.diff(d, axis=0)
 
 
-def second_order_terms(d: np.ndarray, c: np.ndarray, curvature: np.ndarray, ratio_eps: float = 1e-2) -> np.ndarray:
-    """``1/2 lambda_s(b) <dtheta, b>^2 <dg(x), b> / <dg(X), b>`` with ``X`` = all samples (their mean), guarded:
-    where ``|<dg(X), b>| <= ratio_eps * mean |<dg(x), b>|`` the trapezoid value ``1/2 <dtheta, b> <dg(x), b>``.
-    ``curvature`` is ``lambda`` per (checkpoint, direction), ``(S, K)``; step ``s`` uses ``curvature[s]``.
+def second_order_terms(d: np.ndarray, c: np.ndarray, curvature: np.ndarray, max_ratio: float = 10.0) -> np.ndarray:
+    """``1/2 lambda_s(b) <dtheta, b>^2 <dg(x), b> / <dg(X), b>`` with ``X`` = all samples (their mean), bounded.
+
+    The paper's term is the trapezoid value ``1/2 <dtheta, b> <dg(x), b>`` times ``m = lambda <dtheta, b> / <dg(X), b>``,
+    the ratio of the mean gradient change the curvature predicts to the one that happened. Where the mean change is
+    near zero, ``m`` explodes (a ratio above 100 on about 1% of token-steps before this guard), so where
+    ``|m| > max_ratio`` (``|<dg(X), b>| < |lambda <dtheta, b>| / max_ratio``) the term falls back to the trapezoid
+    value: every term is at most ``max_ratio`` times its trapezoid value. ``curvature`` is ``lambda`` per (checkpoint,
+    direction), ``(S, K)``; step ``s`` uses ``curvature[s]``.
 
     >>> d = np.array([[[0.0, 0.0]], [[1.0, 3.0]]])          # dg(x) = 1 and 3, mean 2
     >>> second_order_terms(d, np.array([[0.0], [2.0]]), np.array([[0.5], [0.5]])).ravel().tolist()
@@ -91,17 +96,19 @@ def second_order_terms(d: np.ndarray, c: np.ndarray, curvature: np.ndarray, rati
     lam = np.asarray(curvature, dtype=np.float64)
     if lam.shape != c.shape:
         raise ValueError(f"curvature must have shape (step, direction) = {c.shape}, got {lam.shape}.")
+    if not max_ratio > 0:
+        raise ValueError(f"max_ratio must be a positive number, got {max_ratio!r}.")
     dtheta = np.diff(c, axis=0)  # (S-1, K)
     dg = np.diff(d, axis=0)  # (S-1, K, N)
     den = dg.mean(axis=2)  # <dg(X), b> with X = the samples
-    scale = np.abs(dg).mean(axis=2)
-    ok = np.abs(den) > ratio_eps * scale
-    safe = np.where(ok, den, 1.0)
-    ratio_term = 0.5 * lam[:-1, :, None] * dtheta[:, :, None] ** 2 * dg / safe[:, :, None]
-    return np.where(ok[:, :, None], ratio_term, trapezoid_terms(d, c))
+    predicted = lam[:-1] * dtheta  # the mean gradient change the curvature predicts
+    ok = np.abs(den) * max_ratio >= np.abs(predicted)
+    ok &= den != 0
+    m = np.where(ok, predicted / np.where(den == 0, 1.0, den), 1.0)  # 1: the trapezoid value
+    return trapezoid_terms(d, c) * m[:, :, None]
 
 
-def polca_terms(d: np.ndarray, c: np.ndarray, curvature: np.ndarray | None = None, ratio_eps: float = 1e-2
+def polca_terms(d: np.ndarray, c: np.ndarray, curvature: np.ndarray | None = None, max_ratio: float = 10.0
                 ) -> np.ndarray:
     """Per-step POLCA terms ``(S-1, K, N)``: first order, plus second order when ``curvature`` is given.
 
@@ -110,7 +117,7 @@ def polca_terms(d: np.ndarray, c: np.ndarray, curvature: np.ndarray | None = Non
     """
     terms = first_order_terms(d, c)
     if curvature is not None:
-        terms = terms + second_order_terms(d, c, curvature, ratio_eps)
+        terms = terms + second_order_terms(d, c, curvature, max_ratio)
     return terms
 
 
@@ -287,9 +294,9 @@ class ClusterStats:
 def cluster_stats(labels: np.ndarray, breaks: np.ndarray, tau: float, carry: np.ndarray, place: np.ndarray,
                   carry_places: Sequence[str] = ("10s", "100s"), place_share: float = 0.85) -> list[ClusterStats]:
     """Per cluster of every direction (``labels``/``breaks``: ``(K, N)``, breaks per sample): size, mean break step,
-    hidden breakthrough (mean break > ``tau``), carry homogeneity (share of carry tokens), recall and F1 against the
-    carry tokens of ``carry_places`` that this direction clustered, and whether it counts (more than ``place_share``
-    of its carry tokens lie in ``carry_places``).
+    hidden breakthrough (mean break > ``tau``), carry homogeneity (share of carry tokens), recall and F1 against all
+    the carry tokens of ``carry_places`` among the samples (clustered or not, filtered or not), and whether it counts
+    (more than ``place_share`` of its carry tokens lie in ``carry_places``).
 
     >>> s = cluster_stats(np.array([[0, 0, 1, -1]]), np.array([[10, 30, 5, 0]]), 15, np.array([1, 1, 0, 1], bool),
     ...                   np.array(["10s", "100s", "10s", "10s"]))
@@ -302,8 +309,7 @@ def cluster_stats(labels: np.ndarray, breaks: np.ndarray, tau: float, carry: np.
     in_places = np.isin(np.asarray(place).astype(str), list(carry_places))
     out = []
     for k in range(labels.shape[0]):
-        clustered = labels[k] >= 0
-        target = carry & in_places & clustered
+        target = carry & in_places
         for c in sorted(int(x) for x in np.unique(labels[k]) if x >= 0):
             m = labels[k] == c
             n_carry = int((m & carry).sum())
@@ -334,6 +340,53 @@ def summarize(stats: Sequence[ClusterStats], top: int = 3) -> dict[str, object]:
                  "homogeneity": round(s.carry_homogeneity, 4), "recall": round(s.carry_recall, 4),
                  "f1": round(s.carry_f1, 4), "break_step": round(s.break_step, 1)} for s in counting[:top]],
     }
+
+
+@dataclass
+class PlantedRecovery:
+    """How one approach recovers a planted group: its best cluster (highest F1 against the planted tokens)."""
+
+    direction: int
+    cluster: int
+    size: int
+    carry_homogeneity: float  # share of carry tokens in the cluster
+    planted_recall: float  # share of all planted tokens the cluster holds
+    planted_precision: float  # share of the cluster that is planted
+    break_step: float  # the cluster's mean break step
+    hidden: bool  # break step after tau
+
+    def found(self, homogeneity: float = 0.9, recall: float = 0.5) -> bool:
+        """The issue's test: carry homogeneity >= 0.9 and at least half of the planted tokens."""
+        return self.carry_homogeneity >= homogeneity and self.planted_recall >= recall
+
+
+def planted_recovery(labels: np.ndarray, cluster_breaks: np.ndarray, planted: np.ndarray, carry: np.ndarray,
+                     tau: float) -> PlantedRecovery | None:
+    """The cluster, over every direction of one approach, that best matches a planted group (highest F1 against the
+    ``planted`` tokens), or None when no cluster holds a planted token. ``labels``: ``(D, N)`` cluster labels;
+    ``cluster_breaks``: ``(D, C)`` each cluster's mean break step.
+
+    >>> r = planted_recovery(np.array([[0, 0, 1, 1], [0, 0, 0, -1]]), np.array([[900.0, 100.0], [50.0, np.nan]]),
+    ...                      np.array([1, 1, 0, 0], bool), np.array([1, 1, 1, 0], bool), tau=500)
+    >>> (r.direction, r.cluster, r.planted_recall, r.hidden)
+    (0, 0, 1.0, True)
+    """
+    labels = np.atleast_2d(labels)
+    planted, carry = np.asarray(planted, bool), np.asarray(carry, bool)
+    best, best_f1 = None, 0.0
+    for k in range(labels.shape[0]):
+        for c in sorted(int(x) for x in np.unique(labels[k]) if x >= 0):
+            m = labels[k] == c
+            tp = int((m & planted).sum())
+            if tp == 0:
+                continue
+            recall, precision = tp / int(planted.sum()), tp / int(m.sum())
+            f1 = 2 * recall * precision / (recall + precision)
+            if f1 > best_f1:
+                brk = float(cluster_breaks[k, c])
+                best_f1, best = f1, PlantedRecovery(k, c, int(m.sum()), float(carry[m].mean()), recall, precision,
+                                                    brk, bool(brk > tau))
+    return best
 
 
 def composition(labels: np.ndarray, values: np.ndarray) -> dict[int, dict[str, float]]:
@@ -378,5 +431,5 @@ def to_json(obj: object) -> str:
 
 __all__ = ["first_order_terms", "second_order_terms", "trapezoid_terms", "polca_terms", "projected_loss",
            "vector_filter", "sample_filter", "scaled_sizes", "hdbscan_labels", "cluster_vectors", "break_steps", "lag_for",
-           "flattening_step", "cluster_stats", "summarize", "composition", "homogeneity", "ClusterStats",
+           "flattening_step", "cluster_stats", "summarize", "planted_recovery", "PlantedRecovery", "composition", "homogeneity", "ClusterStats",
            "PAPER_TABLE1", "OUTLIER", "FILTERED"]

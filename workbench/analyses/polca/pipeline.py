@@ -569,7 +569,7 @@ METHODS = ("exact loss", "change in exact loss", "LCA (top-50 parameters)", "Fis
 
 
 def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = None, delta: float | None = None,
-             min_cluster_size: int | None = None, min_samples: int | None = None, ratio_eps: float = 1e-2,
+             min_cluster_size: int | None = None, min_samples: int | None = None, max_ratio: float = 10.0,
              carry_label: str = "carry", place_label: str = "place", store_dtype: str = "float32",
              progress: bool = True) -> xr.Dataset:
     """The study's Dataset from a decomposed run: POLCA's projected losses (second order included), filters, HDBSCAN
@@ -607,7 +607,7 @@ def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = 
     if store_dtype not in ("float16", "float32"):
         raise PolcaInputError(f"store_dtype must be 'float16' or 'float32', got {store_dtype!r}.")
     pl = F.projected_loss(F.polca_terms(d[:, sl["polca"]], coord[:, sl["polca"]], curv[:, sl["polca"]],
-                                        ratio_eps))[:, :, keep_idx].astype(store_dtype).astype(np.float64)
+                                        max_ratio))[:, :, keep_idx].astype(store_dtype).astype(np.float64)
     keep_v, keep_s = F.vector_filter(pl), F.sample_filter(pl)
     cluster = F.cluster_vectors(pl, mcs, ms, keep_v, keep_s, progress=progress)
     breaks = np.stack([F.break_steps(pl[b], steps, delta) for b in range(k)])
@@ -654,7 +654,7 @@ def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = 
         coords["target_start"], coords["target_end"] = ("sample", spans[0]), ("sample", spans[1])
     attrs = provenance(model=str(Path(settings.checkpoints[-1]["source"]).name), task="polca",
                        seed=settings.seed, paper=PAPER, tau=tau, delta=delta, min_cluster_size=mcs,
-                       min_samples=ms, ratio_eps=ratio_eps, stored_every=int(store_every),
+                       min_samples=ms, max_ratio=max_ratio, stored_every=int(store_every),
                        decomposed_steps=f"{int(all_steps[0])}..{int(all_steps[-1])} ({len(all_steps)} checkpoints)",
                        second_order_X="the study's samples (mean over them)",
                        curvature=f"recomputed at every {settings.curvature_every}th checkpoint (linear in between): "
@@ -665,20 +665,47 @@ def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = 
                        random_flip_rate=float(np.mean(_flip_rate(coord[:, sl["random"]]))),
                        random_net_over_path=float(np.mean(_net_over_path(coord[:, sl["random"]]))),
                        basis_seconds=float(basis.attrs.get("seconds", np.nan)),
-                       settings=json.dumps(asdict(settings)))
+                       settings=json.dumps(_portable(settings)))
     if carry_label in samples.coords and place_label in samples.coords:
         carry = np.asarray(samples[carry_label].values).astype(bool)
         place = np.asarray(samples[place_label].values).astype(str)
         rows = _table(d, coord, curv, loss, steps, keep_idx, sl, keep_v, keep_s, cluster, breaks, exact_cluster,
-                      exact_breaks, tau, delta, mcs, ms, ratio_eps, carry, place, progress)
-        data["table_homogeneity"] = ("approach", [rows[m]["max_homogeneity"] for m in METHODS])
-        data["table_hidden_share"] = ("approach", [rows[m]["hidden_share"] for m in METHODS])
-        data["table_clusters"] = ("approach", [rows[m]["n_clusters"] for m in METHODS])
+                      exact_breaks, tau, delta, mcs, ms, max_ratio, carry, place, progress)
+        summary = {m: rows[m].summary for m in METHODS}
+        data["table_homogeneity"] = ("approach", [summary[m]["max_homogeneity"] for m in METHODS])
+        data["table_hidden_share"] = ("approach", [summary[m]["hidden_share"] for m in METHODS])
+        data["table_clusters"] = ("approach", [summary[m]["n_clusters"] for m in METHODS])
         data["paper_homogeneity"] = ("approach", [F.PAPER_TABLE1.get(m, (np.nan, np.nan))[0] for m in METHODS])
         data["paper_hidden_share"] = ("approach", [F.PAPER_TABLE1.get(m, (np.nan, np.nan))[1] for m in METHODS])
+        most = max(int(r.labels.max()) + 1 for r in rows.values())
+        if most > n_cl:  # another approach has more clusters in one direction: widen cluster_id
+            pad = np.full((k, most - n_cl), np.nan)
+            data["break_step"] = (("basis", "cluster_id"), np.concatenate([break_step, pad], axis=1))
+            data["exact_break_step"] = ("cluster_id", np.r_[exact_break, np.full(most - n_cl, np.nan)])
+            n_cl = most
+            coords["cluster_id"] = np.arange(n_cl)
+        a_labels, a_breaks, a_dir = _approach_arrays(rows, k, n_cl)
+        data["approach_cluster"] = (("approach", "basis", "sample"), a_labels)
+        data["approach_break_step"] = (("approach", "basis", "cluster_id"), a_breaks)
+        coords["approach_direction"] = (("approach", "basis"), a_dir)
         coords["approach"] = list(METHODS)
-        attrs["table_top"] = F.to_json({m: rows[m]["top"] for m in METHODS})
+        attrs["table_top"] = F.to_json({m: summary[m]["top"] for m in METHODS})
     return validate_polca(xr.Dataset(data, coords=coords, attrs=attrs))
+
+
+def _portable(settings: Settings) -> dict[str, Any]:
+    """The settings as shipped: each local checkpoint folder named by its own folder name (``step_0000400``), never
+    by the path of the machine that made the study; hub names stay as they are.
+
+    >>> _portable(Settings([{"step": 0, "source": "/tmp/run/step_0000000", "revision": None}], [0]))["checkpoints"]
+    [{'step': 0, 'source': 'step_0000000', 'revision': None}]
+    """
+    out = asdict(settings)
+    for ck in out["checkpoints"]:
+        src = str(ck["source"])
+        if os.path.isabs(src) or os.path.exists(src):
+            ck["source"] = Path(src).name
+    return out
 
 
 def _flip_rate(coord: np.ndarray) -> np.ndarray:
@@ -711,32 +738,42 @@ def _target_spans(settings: Settings, samples: xr.Dataset) -> tuple[np.ndarray, 
         return None
 
 
+@dataclass
+class _Row:
+    """One Table 1 approach: its summary, cluster labels ``(D, N)`` over its own D directions (one row for the
+    exact-loss approaches) and every sample's break step ``(D, N)``."""
+
+    summary: dict[str, Any]
+    labels: np.ndarray
+    breaks: np.ndarray
+
+
 def _table(d, coord, curv, loss, steps, keep_idx, sl, keep_v, keep_s, cluster, breaks, exact_cluster, exact_breaks, tau,
-           delta, mcs, ms, ratio_eps, carry, place, progress) -> dict[str, dict[str, Any]]:
+           delta, mcs, ms, max_ratio, carry, place, progress) -> dict[str, _Row]:
     """Table 1 rows: every method clustered with the same HDBSCAN sizes, filters and break rule."""
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, _Row] = {}
 
-    def stats(labels: np.ndarray, brk: np.ndarray) -> dict[str, Any]:
-        return F.summarize(F.cluster_stats(labels, brk, tau, carry, place))
+    def row(labels: np.ndarray, brk: np.ndarray) -> _Row:
+        labels, brk = np.atleast_2d(labels), np.atleast_2d(brk)
+        return _Row(F.summarize(F.cluster_stats(labels, brk, tau, carry, place)), labels, brk)
 
-    def direction_method(p: np.ndarray) -> dict[str, Any]:
+    def direction_method(p: np.ndarray) -> _Row:
         p = p[:, :, keep_idx]
         kv, ks = F.vector_filter(p), F.sample_filter(p)
         labels = F.cluster_vectors(p, mcs, ms, kv, ks, progress=progress)
-        brk = np.stack([F.break_steps(p[b], steps, delta) for b in range(p.shape[0])])
-        return stats(labels, brk)
+        return row(labels, np.stack([F.break_steps(p[b], steps, delta) for b in range(p.shape[0])]))
 
-    rows["POLCA"] = stats(cluster, breaks)
-    rows["exact loss"] = stats(exact_cluster[None], exact_breaks[None])
+    rows["POLCA"] = row(cluster, breaks)
+    rows["exact loss"] = row(exact_cluster, exact_breaks)
     change = np.diff(loss.T, axis=1)  # per-step change in exact loss
     keep = loss.T[:, -1] <= loss.T[:, 0]
     labels = np.full(change.shape[0], F.FILTERED, np.int64)
     labels[keep] = F.hdbscan_labels(change[keep], mcs, ms)
-    rows["change in exact loss"] = stats(labels[None], exact_breaks[None])
+    rows["change in exact loss"] = row(labels, exact_breaks)
     rows["first-order POLCA"] = direction_method(F.projected_loss(F.first_order_terms(d[:, sl["polca"]],
                                                                                       coord[:, sl["polca"]])))
     rows["random orthonormal basis"] = direction_method(F.projected_loss(F.polca_terms(
-        d[:, sl["random"]], coord[:, sl["random"]], curv[:, sl["random"]], ratio_eps)))
+        d[:, sl["random"]], coord[:, sl["random"]], curv[:, sl["random"]], max_ratio)))
     d_b, c_b = d[:, sl["polca"]], coord[:, sl["polca"]]  # the paper's own approximation of its second-order term
     rows["POLCA, trapezoid second order"] = direction_method(F.projected_loss(  # (not in its Table 1)
         F.first_order_terms(d_b, c_b) + F.trapezoid_terms(d_b, c_b)))
@@ -748,8 +785,38 @@ def _table(d, coord, curv, loss, steps, keep_idx, sl, keep_v, keep_s, cluster, b
         if keep_v[b]:
             idx = np.flatnonzero(keep_s[b])
             labels[b, idx] = F.hdbscan_labels(fisher[b, idx], mcs, ms)
-    rows["Fisher <b, grad l>^2"] = stats(labels, breaks)
+    rows["Fisher <b, grad l>^2"] = row(labels, breaks)
     return rows
+
+
+def _approach_arrays(rows: Mapping[str, _Row], k: int, n_cl: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every approach's labels on the study's ``basis`` rows: ``approach_cluster`` ``(A, K, N)``, its clusters' mean
+    break steps ``(A, K, n_cl)`` and ``approach_direction`` ``(A, K)``, the approach's own direction in each row.
+
+    Approaches with K directions keep them in order; the exact-loss approaches repeat their one row along ``basis``;
+    an approach with more directions than K (LCA's top-50 parameters) keeps, in order, the directions that hold a
+    cluster (the others add nothing to its Table 1 row), and ``-1`` marks an unused row."""
+    labels = np.full((len(METHODS), k, rows["POLCA"].labels.shape[1]), F.FILTERED, np.int16)
+    brk = np.full((len(METHODS), k, n_cl), np.nan)
+    direction = np.full((len(METHODS), k), -1, np.int32)
+    for a, m in enumerate(METHODS):
+        r = rows[m]
+        if r.labels.shape[0] == 1:
+            chosen = np.zeros(k, np.int64)
+        elif r.labels.shape[0] == k:
+            chosen = np.arange(k)
+        else:
+            chosen = np.flatnonzero((r.labels >= 0).any(axis=1))
+            if chosen.size > k:
+                raise PolcaRunError(f"{m}: {chosen.size} directions hold clusters, more than the {k} rows of "
+                                    f"'basis', so approach_cluster cannot hold them; use n_lca <= {k} or more basis vectors "
+                                    f"(the decompositions are kept: only assemble() reruns).")
+        for row_i, dirn in enumerate(chosen):
+            labels[a, row_i] = r.labels[dirn]
+            direction[a, row_i] = dirn if r.labels.shape[0] > 1 else 0
+            for c in range(int(r.labels[dirn].max()) + 1):
+                brk[a, row_i, c] = r.breaks[dirn][r.labels[dirn] == c].mean()
+    return labels, brk, direction
 
 
 # ------------------------------------------------------------------------------------------------------ the pipeline
