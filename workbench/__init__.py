@@ -37,6 +37,7 @@ _LAZY = {
     "LossClusters": "workbench.widgets",
     "PatchMap": "workbench.widgets",
     "SteeringExplorer": "workbench.widgets",
+    "FeatureExplorer": "workbench.widgets",
     "to_html": "workbench.widgets",
     "polca": "workbench.analyses.polca",
     "PolcaSample": "workbench.analyses.polca",
@@ -68,7 +69,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.analyses.steering import steer, steering_eval, steering_vector
     from workbench.data import validate_polca
     from workbench.widgets import (AttentionMap, GraphReorganization, LatentDecoder, LossClusters, PatchMap,
-                                   PopulationExplorer, SteeringExplorer)
+                                   PopulationExplorer, SteeringExplorer, FeatureExplorer)
     from workbench.widgets import to_html
 
 
@@ -106,6 +107,7 @@ __all__ = [
     "LossClusters",
     "PatchMap",
     "SteeringExplorer",
+    "FeatureExplorer",
     "to_html",
     "polca",
     "PolcaSample",
