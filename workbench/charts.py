@@ -18,7 +18,7 @@ import xarray as xr
 from workbench.data import DataModelError, validate_attention
 
 __all__ = ["population_scatter", "attention_heatmap", "graph_reorganization", "loss_clusters", "patch_map",
-           "steering_curve", "to_png", "to_svg"]
+           "steering_curve", "feature_explorer", "to_png", "to_svg"]
 
 
 def population_scatter(ds: xr.Dataset, x: str = "max_id_hierarchical", y: str = "ood_accuracy",
@@ -365,6 +365,77 @@ def steering_curve(ds: xr.Dataset, layer: int | None = None, width: int = 360, h
         layers_.insert(1, alt.Chart(band).mark_area(opacity=0.25, color=STEERING_COLORS["random"]).encode(
             x="coef:Q", y="low:Q", y2="high:Q"))
     return alt.layer(*layers_, title=title).properties(width=width, height=height)
+
+
+#: The FeatureExplorer widget's mark colours (widgets/feature_explorer/draw.js), for the static twin.
+FEATURE_COLORS = {"latent": "#1c7ed6", "unit": "#868e96", "selected": "#e8590c"}
+
+
+def feature_explorer(ds: xr.Dataset, sae: int = 0, latent: int | None = None, width: int = 320,
+                     height: int = 260) -> alt.HConcatChart:
+    """The FeatureExplorer widget, static: the scatter of correlational (best label score) against causal score over
+    SAE ``sae``'s latents, the model's neurons as grey rings and latent ``latent`` (default: the best label score)
+    in orange, beside that latent's label score bars.
+
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"activation": (("sae", "sample", "latent"), np.ones((1, 2, 2), np.float32)),
+    ...                  "detection": (("sae", "latent", "label"), [[[0.9, 0.6], [0.7, 0.5]]]),
+    ...                  "causal_effect": (("sae", "latent"), [[0.2, 0.0]]),
+    ...                  "frequency": (("sae", "latent"), [[1.0, 1.0]])},
+    ...                 coords={"label": ["depth", "violation"], "token": ("sample", ["(", ")"])})
+    >>> chart = feature_explorer(ds)
+    >>> chart.hconcat[1].data["score"].tolist()
+    [0.9, 0.6]
+    """
+    from workbench.widgets.feature_explorer import best_label, check_sae_dataset, sae_names
+
+    ds = check_sae_dataset(ds)
+    names = sae_names(ds)
+    if isinstance(sae, bool) or not isinstance(sae, (int, np.integer)) or not 0 <= sae < ds.sizes["sae"]:
+        raise DataModelError(f"sae must be an index in 0..{ds.sizes['sae'] - 1} (one of {names}), got {sae!r}.")
+    labels = [str(v) for v in ds["label"].values] if "label" in ds.coords else [
+        f"label {k}" for k in range(ds.sizes["label"])]
+    det = np.asarray(ds["detection"].isel(sae=sae).transpose("latent", "label").values, float)
+    best, which = best_label(det)
+    causal = np.asarray(ds["causal_effect"].isel(sae=sae).values, float)
+    n = ds.sizes["latent"]
+    if latent is None:
+        latent = int(np.argmax(np.nan_to_num(best, nan=-np.inf))) if np.isfinite(best).any() else 0
+    if isinstance(latent, bool) or not isinstance(latent, (int, np.integer)) or not 0 <= latent < n:
+        raise DataModelError(f"latent must be an index in 0..{n - 1}, got {latent!r}.")
+    keep = np.isfinite(best) & np.isfinite(causal)
+    pts = pd.DataFrame({"latent": np.arange(n)[keep], "best": best[keep], "causal": causal[keep],
+                        "label": [labels[w] if w >= 0 else "" for w in which[keep]],
+                        "kind": ["selected" if i == latent else "latent" for i in np.arange(n)[keep]]})
+    if "unit_detection" in ds.variables and "unit_causal_effect" in ds.variables:
+        ub, uw = best_label(np.asarray(ds["unit_detection"].transpose("unit", "label").values, float))
+        uc = np.asarray(ds["unit_causal_effect"].values, float)
+        ok = np.isfinite(ub) & np.isfinite(uc)
+        pts = pd.concat([pd.DataFrame({"latent": -1, "best": ub[ok], "causal": uc[ok],
+                                       "label": [labels[w] if w >= 0 else "" for w in uw[ok]], "kind": "unit"}),
+                         pts], ignore_index=True)
+    kinds = [k for k in ("unit", "latent", "selected") if k in set(pts["kind"])]
+    color = alt.Color("kind:N", scale=alt.Scale(domain=kinds, range=[FEATURE_COLORS[k] for k in kinds]),
+                      title="", legend=alt.Legend(labelExpr="datum.label == 'unit' ? 'neurons' : datum.label"))
+    base = alt.Chart(pts).encode(x=alt.X("best:Q", title="correlational: best label score",
+                                         scale=alt.Scale(zero=False)),
+                                 y=alt.Y("causal:Q", title="causal effect", scale=alt.Scale(zero=False)),
+                                 color=color, tooltip=["latent:Q", "label:N", alt.Tooltip("best:Q", format=".3f"),
+                                                       alt.Tooltip("causal:Q", format=".3f")])
+    scatter = alt.layer(base.transform_filter("datum.kind == 'unit'").mark_point(size=30, filled=False),
+                        base.transform_filter("datum.kind == 'latent'").mark_circle(size=40, opacity=1),
+                        base.transform_filter("datum.kind == 'selected'").mark_circle(size=110, opacity=1)
+                        ).properties(width=width, height=height, title=f"{names[sae]}: correlational vs causal")
+    bars_df = pd.DataFrame({"label": labels, "score": det[latent], "best": [k == which[latent]
+                                                                              for k in range(len(labels))]})
+    bars = alt.Chart(bars_df).mark_bar().encode(
+        x=alt.X("score:Q", scale=alt.Scale(domain=[0, 1]), title="label score (AUROC; |r| for numeric labels)"),
+        y=alt.Y("label:N", sort=labels, title=None),
+        color=alt.condition("datum.best", alt.value(FEATURE_COLORS["selected"]), alt.value(FEATURE_COLORS["latent"])),
+        tooltip=["label:N", alt.Tooltip("score:Q", format=".3f")],
+    ).properties(width=220, height=18 * len(labels),
+                 title=f"latent {latent} · causal effect {causal[latent]:.3f}")
+    return alt.hconcat(scatter, bars)
 
 
 def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
