@@ -73,7 +73,7 @@ def widget_classes() -> tuple[type, ...]:
     """Every widget class :mod:`workbench.widgets` exports (a widget added later is picked up by being exported).
 
     >>> sorted(c.__name__ for c in widget_classes())[:2]
-    ['AttentionMap', 'GraphReorganization']
+    ['AttentionMap', 'FeatureExplorer']
     """
     import anywidget
 
