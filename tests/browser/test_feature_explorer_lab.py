@@ -1,0 +1,224 @@
+"""FeatureExplorer in real JupyterLab + headless Chromium, and as an exported page from file://, on the synthetic SAE
+Dataset of tests/sae_data.py.
+
+Every expectation is recomputed here from the Dataset, not read from the widget: the scatter's point centres from
+the documented axes (widgets/feature_explorer/data.js, written out again: x = best label score, y = causal effect,
+each over the latents' and neurons' values padded by 5%, plot area 48..368 x 12..264 CSS px), the top contexts from a
+group-by over strings (the strings where the latent peaks highest, tokens in position order), and each token cell's
+colour from its activation (code = round(a / amax * 254), white to rgb(232, 89, 12)), read from the canvas bitmap.
+A click on a latent's point reaches the kernel (its ``latent`` trait, and the latent's detail that the kernel then
+sends); the exported page draws and explores from its saved state with every other request blocked."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from wb_lab import ROOT, SHOTS, TIMINGS, assert_no_external_requests, kernel_eval, open_and_run_all, write_notebook
+from wb_pages import assert_offline, file_page, open_page, widget  # noqa: F401 - file_page is a fixture
+
+pytestmark = pytest.mark.browser
+sys.path.insert(0, str(ROOT / "tests"))
+NB = "feature_explorer.ipynb"
+PRELUDE = f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+SCATTER, CONTEXTS = "canvas.wb-fe-scatter", "canvas.wb-fe-contexts"
+# the documented geometry and colours (widgets/feature_explorer/data.js, draw.js)
+LEFT, RIGHT, TOP, BOTTOM = 48, 380 - 12, 12, 300 - 36
+SHADE = (232, 89, 12)
+LATENT, SELECTED = (28, 126, 214), (232, 89, 12)
+
+
+@pytest.fixture(scope="module")
+def ds():
+    from sae_data import make_sae
+
+    return make_sae()
+
+
+# ----------------------------------------------------------------------------------------- expectations
+def padded(*arrays) -> tuple[float, float]:
+    v = np.concatenate([np.asarray(a, float).ravel() for a in arrays])
+    v = v[np.isfinite(v)]
+    lo, hi = float(v.min()), float(v.max())
+    return lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)
+
+
+def centres(ds, s: int) -> dict[int, tuple[float, float]]:
+    """Each latent's point centre (CSS px) in SAE s's scatter."""
+    best = ds["detection"].isel(sae=s).max("label", skipna=True).values.astype(np.float32)
+    causal = ds["causal_effect"].isel(sae=s).values.astype(np.float32)
+    ubest = ds["unit_detection"].max("label").values.astype(np.float32)
+    ucausal = ds["unit_causal_effect"].values.astype(np.float32)
+    xlo, xhi = padded(best, ubest)
+    ylo, yhi = padded(causal, ucausal)
+    return {i: (float(LEFT + (b - xlo) / (xhi - xlo) * (RIGHT - LEFT)),
+                float(BOTTOM - (c - ylo) / (yhi - ylo) * (BOTTOM - TOP)))
+            for i, (b, c) in enumerate(zip(best, causal)) if np.isfinite(b) and np.isfinite(c)}
+
+
+def top_contexts(ds, s: int, latent: int, k: int = 6) -> list[pd.DataFrame]:
+    df = pd.DataFrame({"string": ds["string"].values, "position": ds["position"].values,
+                       "act": ds["activation"].isel(sae=s, latent=latent).values.astype(np.float32)})
+    peaks = df.groupby("string")["act"].max()
+    order = peaks[peaks > 0].sort_values(ascending=False, kind="stable").index[:k]
+    return [df[df["string"] == j].sort_values("position") for j in order]
+
+
+def shade(a: float, amax: float) -> list[int]:
+    code = math.floor(min(1.0, max(0.0, a / amax)) * 254 + 0.5) if amax > 0 else 0
+    return [math.floor(255 + code / 254 * (c - 255) + 0.5) for c in SHADE]
+
+
+def pixels(page, sel: str) -> tuple[np.ndarray, int]:
+    w, h, data, dpr = page.eval_on_selector(sel, """c => [c.width, c.height,
+        Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data), Number(c.dataset.dpr)]""")
+    return np.array(data, np.int16).reshape(h, w, 4), int(dpr)
+
+
+def check_contexts(page, ds, s: int, latent: int, sel: str = CONTEXTS) -> int:
+    """Every token cell of the top contexts has the colour of the Dataset's activation there (read 2 px inside its
+    top-left corner, clear of the text); returns how many cells were read."""
+    import json
+
+    boxes = json.loads(page.locator(sel).get_attribute("data-boxes"))
+    act = ds["activation"].isel(sae=s, latent=latent).values.astype(np.float32)
+    amax = float(max(act.max(), 0))
+    want = top_contexts(ds, s, latent)
+    assert [len(b) for b in boxes] == [len(w) for w in want]
+    img, dpr = pixels(page, sel)
+    n = 0
+    for row, frame in zip(boxes, want):
+        for (x, y, _, _), a in zip(row, frame["act"].values):
+            got = img[int((y + 2) * dpr), int((x + 2) * dpr), :3]
+            assert np.abs(got - np.array(shade(float(a), amax))).max() <= 1, (latent, x, y, float(a), got.tolist())
+            n += 1
+    return n
+
+
+def wait_shown(page, s: int, latent: int, sel: str = CONTEXTS) -> None:
+    page.wait_for_function("([e, k]) => e && e.dataset.shown === k",
+                           arg=[page.locator(sel).element_handle(), f"{s}:{latent}"], timeout=30_000)
+
+
+def click_latent(page, ds, s: int, latent: int, sel: str = SCATTER) -> None:
+    x, y = centres(ds, s)[latent]
+    page.locator(sel).click(position={"x": x, "y": y})
+
+
+def colour_at(page, sel: str, x: float, y: float) -> np.ndarray:
+    img, dpr = pixels(page, sel)
+    return img[int(round(y * dpr)), int(round(x * dpr)), :3]
+
+
+# ------------------------------------------------------------------------------------------------- JupyterLab
+def test_feature_explorer_in_jupyterlab(lab, page, ds):
+    from playwright.sync_api import expect
+
+    t0 = time.perf_counter()
+    # offline_budget=0: only the picked SAE and latent travel, so a click must reach the kernel to draw anything new
+    write_notebook(lab["root"] / NB, [
+        PRELUDE + "from sae_data import make_sae\nfrom workbench.widgets import FeatureExplorer\n"
+        "ds = make_sae()\nw = FeatureExplorer(ds, offline_budget=0)\nw",
+    ])
+    open_and_run_all(page, lab, NB)
+    wait_shown(page, 0, 0)
+    TIMINGS["feature_explorer_render_s"] = time.perf_counter() - t0
+    assert kernel_eval(lab, NB, "w.sae, w.latent, sorted(w._latents), w._offline['latents']") == \
+        "(0, 0, ['0:0'], 'kernel')"
+    assert check_contexts(page, ds, 0, 0) == sum(len(f) for f in top_contexts(ds, 0, 0))
+    pts = centres(ds, 0)
+    assert np.abs(colour_at(page, SCATTER, *pts[0]) - SELECTED).max() <= 2
+    assert np.abs(colour_at(page, SCATTER, *pts[3]) - LATENT).max() <= 2
+
+    # (1) a click on latent 3's point reaches the kernel, which sends its detail; the page draws it
+    click_latent(page, ds, 0, 3)
+    wait_shown(page, 0, 3)
+    assert kernel_eval(lab, NB, "w.latent, sorted(w._latents)") == "(3, ['0:3'])"
+    assert check_contexts(page, ds, 0, 3) == sum(len(f) for f in top_contexts(ds, 0, 3))  # all six strings
+    assert np.abs(colour_at(page, SCATTER, *pts[3]) - SELECTED).max() <= 2
+    assert np.abs(colour_at(page, SCATTER, *pts[0]) - LATENT).max() <= 2
+    expect(page.locator(".wb-fe-head")).to_have_attribute("data-latent", "3")
+    # the histogram's bins are numpy's over the active samples, 24 bins on [0, max]
+    act = ds["activation"].isel(sae=0, latent=1).values
+    click_latent(page, ds, 0, 1)
+    wait_shown(page, 0, 1)
+    counts, _ = np.histogram(act[act > 0], bins=24, range=(0, act.max()))
+    expect(page.locator("canvas.wb-fe-hist")).to_have_attribute("data-counts", ",".join(map(str, counts)))
+    check_contexts(page, ds, 0, 1)
+    # a click between points selects nothing
+    page.locator(SCATTER).click(position={"x": RIGHT - 3, "y": TOP + 3})
+    time.sleep(0.5)
+    assert kernel_eval(lab, NB, "w.latent") == "1"
+
+    # (2) the sort reaches the kernel and orders the list (largest causal effect first, NaN last)
+    page.select_option("select.wb-fe-sort", "causal")
+    causal = ds["causal_effect"].isel(sae=0).values
+    want = ",".join(str(i) for i in sorted(range(len(causal)), key=lambda i: (-causal[i], i)))
+    expect(page.locator("table.wb-fe-list")).to_have_attribute("data-order", want)
+    assert kernel_eval(lab, NB, "w.sort") == "'causal'"
+
+    # (3) the best match under the other seed: one click moves to it (the kernel sends that SAE and latent)
+    match = int(ds["match_latent"].isel(sae=0, latent=1))
+    expect(page.locator(".wb-fe-match")).to_have_attribute("data-latent", str(match))
+    page.locator("button.wb-fe-go").click()
+    wait_shown(page, 1, match)
+    assert kernel_eval(lab, NB, "w.sae, w.latent, sorted(w._saes)") == f"(1, {match}, ['1'])"
+    check_contexts(page, ds, 1, match)
+
+    # (4) the kernel moves the selection; the page follows
+    kernel_eval(lab, NB, "w.sae, w.latent = 2, 4")
+    wait_shown(page, 2, 4)
+    assert page.locator("select.wb-fe-sae").input_value() == "2"
+    check_contexts(page, ds, 2, 4)
+    assert np.abs(colour_at(page, SCATTER, *centres(ds, 2)[4]) - SELECTED).max() <= 2
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator(".wb-fe").screenshot(path=SHOTS / "feature_explorer.png")
+    assert_no_external_requests(page)
+    assert not [e for e in page.console_errors if "wb-fe" in e or "feature" in e], page.console_errors
+    TIMINGS["feature_explorer_test_s"] = time.perf_counter() - t0
+
+
+# ----------------------------------------------------------------------------------------- an exported page
+def test_feature_explorer_page_from_file(file_page, tmp_path, ds):
+    """to_html from file:// with every other request blocked: the scatter and the shaded contexts draw, a click on
+    the scatter and the SAE picker read every latent from the saved state; a widget over its budget says a latent
+    needs a kernel."""
+    from playwright.sync_api import expect
+
+    from workbench.widgets import FeatureExplorer
+    from workbench.widgets.export import to_html
+
+    page = file_page
+    ws = [FeatureExplorer(ds, latent=1), FeatureExplorer(ds, offline_budget=0)]
+    assert ws[0]._offline["latents"] == "state" and ws[1]._offline["latents"] == "kernel"
+    open_page(page, to_html(ws, tmp_path / "features.html", title="Features"), 2)
+    first = widget(0, CONTEXTS)
+    wait_shown(page, 0, 1, first)
+    check_contexts(page, ds, 0, 1, first)
+    # a click on the scatter, from the saved state
+    click_latent(page, ds, 0, 4, widget(0, SCATTER))
+    wait_shown(page, 0, 4, first)
+    check_contexts(page, ds, 0, 4, first)
+    assert np.abs(colour_at(page, widget(0, SCATTER), *centres(ds, 0)[4]) - SELECTED).max() <= 2
+    # another SAE, from the saved state
+    page.locator(widget(0, "select.wb-fe-sae")).select_option("3")
+    wait_shown(page, 3, 4, first)
+    check_contexts(page, ds, 3, 4, first)
+
+    # over budget: the first view draws; another latent needs a kernel and the page says so
+    second = widget(1, CONTEXTS)
+    wait_shown(page, 0, 0, second)
+    check_contexts(page, ds, 0, 0, second)
+    note = page.locator(widget(1, ".wb-fe-kernelnote"))
+    expect(note).to_be_hidden()
+    click_latent(page, ds, 0, 3, widget(1, SCATTER))
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("Latent 3 of relu · sparsity 0.01 · seed 0 needs a live kernel")
+    expect(note).to_contain_text("over the 0-byte offline budget")
+    page.screenshot(path=SHOTS / "page_feature_explorer.png", full_page=True)
+    assert_offline(page)
