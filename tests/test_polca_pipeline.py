@@ -284,3 +284,16 @@ def test_bad_input_gets_one_sentence_errors(run, tmp_path):
     with pytest.raises(P.PolcaInputError, match=r"basis must have shape \(K, \d+\)"):
         P.polca(folders, samples, tmp_path / "c", hessian_samples=hessian, basis_every=10, basis=np.eye(3),
                 progress=False)
+
+
+def test_validate_polca_checks_the_approach_and_planted_variables(run):
+    ds = run["ds"]
+    bad = ds.assign(approach_cluster=ds.approach_cluster.transpose("sample", "basis", "approach").rename(
+        sample="s", basis="b", approach="a"))
+    with pytest.raises(workbench.data.DataModelError, match=r"approach_cluster.*needs dims"):
+        workbench.data.validate_polca(bad)
+    floats = ds.assign(approach_cluster=ds.approach_cluster.astype(float))
+    with pytest.raises(workbench.data.DataModelError, match="integer cluster labels"):
+        workbench.data.validate_polca(floats)
+    with pytest.raises(workbench.data.DataModelError, match=r"planted.*needs dims"):
+        workbench.data.validate_polca(ds.assign_coords(planted=("basis", np.zeros(ds.sizes["basis"], bool))))

@@ -259,7 +259,9 @@ def validate_polca(ds: Any) -> xr.Dataset:
     outlier, -2 a sample filtered out) on (basis, sample), ``exact_cluster`` on (sample,), ``break_step`` on
     (basis, cluster_id), coords ``step`` and ``found_at`` (the step each vector was found) on ``basis``. Optional:
     ``eigenvalue`` on basis, ``text`` and any categorical label (``place``, ``carry``) on sample, ``exact_break_step``
-    on (cluster_id,), and the Table 1 variables on ``approach``.
+    on (cluster_id,), the Table 1 variables on ``approach``, ``approach_cluster`` on (approach, basis, sample) (every
+    approach's cluster labels, the same codes as ``cluster``) with ``approach_break_step`` on (approach, basis,
+    cluster_id), and a planted run's bool ``planted`` on sample.
 
     >>> import numpy as np, xarray as xr
     >>> ds = xr.Dataset({"projected_loss": (("basis", "sample", "step"), np.zeros((1, 2, 3))),
@@ -294,6 +296,14 @@ def validate_polca(ds: Any) -> xr.Dataset:
     if "found_at" not in ds.coords or ds.coords["found_at"].dims != ("basis",):
         raise DataModelError(f"{what} needs coord 'found_at' on 'basis' (the step each vector was found); it has "
                              f"{sorted(map(str, ds.coords))}.")
+    optional = {"approach_cluster": ("approach", "basis", "sample"),
+                "approach_break_step": ("approach", "basis", "cluster_id"), "planted": ("sample",)}
+    for var, dims in optional.items():
+        if var in ds.variables:
+            _require_dims(ds[var], dims, f"{what}[{var!r}]")
+    if "approach_cluster" in ds.variables and ds["approach_cluster"].dtype.kind not in "iu":
+        raise DataModelError(f"{what}['approach_cluster'] must hold integer cluster labels (-1 outlier, -2 filtered), "
+                             f"got dtype {ds['approach_cluster'].dtype}.")
     return ds
 
 
