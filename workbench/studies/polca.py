@@ -169,6 +169,15 @@ def shipped_path() -> Path:
     return Path(__file__).resolve().parents[2] / "data" / "polca" / "addition_polca.nc"
 
 
+def planted_path() -> Path:
+    """``data/polca/addition_planted.nc``: the planted positive control (``--plant``).
+
+    >>> planted_path().name
+    'addition_planted.nc'
+    """
+    return shipped_path().with_name("addition_planted.nc")
+
+
 def sensitivity(root: str | Path, sizes: Sequence[tuple[int, int]] = ((60, 133), (60, 30), (60, 10), (30, 5)),
                 store_every: int = STUDY["store_every"]) -> list[dict[str, Any]]:
     """Max carry homogeneity and hidden-breakthrough share of POLCA (paper's ratio second order), its trapezoid
