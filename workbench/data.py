@@ -47,6 +47,9 @@ DIMS: tuple[str, ...] = (
     "coef",  # a steering coefficient (the vector's multiple added to the residual stream)
     "baseline",  # what a steering score is measured for: "steer", "random" (same-norm vectors), "prompt"
     "sparsity",  # the share of a steering vector's dimensions set to zero
+    "sae",  # a member of a grid of sparse autoencoders (coords architecture, sparsity, seed)
+    "label",  # a ground-truth label a unit is scored against ("depth", "top_type=round", ...)
+    "unit",  # a model's own unit of the SAE neuron baseline (coord unit_kind: "neuron" / "residual")
 )
 
 _KIND_ATTR = "workbench_kind"  # "DataArray" or "Dataset", so load() returns what save() got
@@ -403,6 +406,73 @@ def validate_steering(ds: Any) -> xr.Dataset:
     unknown = [str(b) for b in ds["baseline"].values if str(b) not in STEERING_BASELINES]
     if unknown:
         raise DataModelError(f"{what} has unknown baseline(s) {unknown}; baselines are {list(STEERING_BASELINES)}.")
+    return ds
+
+
+SAE_SPEC: dict[str, tuple[str, ...]] = {
+    "activation": ("sae", "sample", "latent"),
+    "detection": ("sae", "latent", "label"),
+    "causal_effect": ("sae", "latent"),
+    "frequency": ("sae", "latent"),
+    "match_cosine": ("sae", "latent"),
+    "fvu": ("sae",),
+    "l0": ("sae",),
+}
+
+
+def validate_sae(ds: Any) -> xr.Dataset:
+    """Check an SAE evaluation Dataset (``workbench.analyses.sae.evaluate``): the variables of :data:`SAE_SPEC` on
+    their dims, coords ``architecture``, ``sparsity``, ``seed`` on ``sae`` and ``label`` names, and on ``sample`` the
+    coords ``text`` (the whole input string), ``token`` and ``char`` (index in ``text`` of the character the token
+    stands for, -1 for a special token), with ``0 <= char < len(text)`` elsewhere. Optional: ``match_latent`` on
+    (sae, latent), ``decoder_top_tokens`` on (sae, latent, rank), and the neuron baseline ``unit_detection`` on
+    (unit, label) with ``unit_causal_effect`` on (unit,) and coord ``unit_kind``.
+
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"activation": (("sae", "sample", "latent"), np.zeros((1, 2, 3))),
+    ...     "detection": (("sae", "latent", "label"), np.zeros((1, 3, 1))), "causal_effect": (("sae", "latent"),
+    ...     np.zeros((1, 3))), "frequency": (("sae", "latent"), np.zeros((1, 3))), "match_cosine": (("sae", "latent"),
+    ...     np.zeros((1, 3))), "fvu": ("sae", [0.1]), "l0": ("sae", [2.0])}, coords={"architecture": ("sae", ["topk"]),
+    ...     "sparsity": ("sae", [4.0]), "seed": ("sae", [0]), "label": ["depth"], "text": ("sample", ["()", "()"]),
+    ...     "token": ("sample", ["(", ")"]), "char": ("sample", [0, 1])})
+    >>> ok = validate_sae(ds)
+    """
+    what = "sae"
+    if not isinstance(ds, xr.Dataset):
+        raise DataModelError(f"{what} must be an xarray.Dataset, got {type(ds).__name__}.")
+    for var, dims in SAE_SPEC.items():
+        if var not in ds.data_vars:
+            raise DataModelError(f"{what} needs data variable {var!r} on {dims}; it has {sorted(map(str, ds.data_vars))}.")
+        _require_dims(ds[var], dims, f"{what}[{var!r}]")
+    for var in ("activation", "detection", "causal_effect", "frequency", "fvu", "l0"):
+        if ds[var].dtype.kind != "f":
+            raise DataModelError(f"{what}[{var!r}] must be floating point, got dtype {ds[var].dtype}.")
+    for coord, dim in (("architecture", "sae"), ("sparsity", "sae"), ("seed", "sae"), ("text", "sample"),
+                       ("token", "sample"), ("char", "sample")):
+        if coord not in ds.coords or ds.coords[coord].dims != (dim,):
+            raise DataModelError(f"{what} needs coord {coord!r} on {dim!r}; it has {sorted(map(str, ds.coords))}.")
+    if "label" not in ds.coords:
+        raise DataModelError(f"{what} needs coord 'label' naming each label (e.g. 'depth', 'top_type=round').")
+    for coord in ("text", "token", "architecture", "label"):
+        if ds.coords[coord].dtype.kind not in "OUS":
+            raise DataModelError(f"{what}'s coord {coord!r} must hold strings, got dtype {ds.coords[coord].dtype}.")
+    char = np.asarray(ds.coords["char"].values)
+    if char.dtype.kind not in "iu":
+        raise DataModelError(f"{what}'s coord 'char' must hold integers (-1 for a special token), got {char.dtype}.")
+    lengths = np.array([len(str(t)) for t in ds.coords["text"].values], dtype=np.int64)
+    bad = np.flatnonzero((char < -1) | (char >= np.maximum(lengths, 0)) & (char != -1))
+    if bad.size:
+        i = int(bad[0])
+        raise DataModelError(f"{what}'s coord 'char' must be -1 or an index into 'text', but sample {i} has char "
+                             f"{int(char[i])} for a text of {int(lengths[i])} characters.")
+    optional = {"match_latent": ("sae", "latent"), "decoder_top_tokens": ("sae", "latent", "rank"),
+                "decoder_top_logits": ("sae", "latent", "rank"), "unit_detection": ("unit", "label"),
+                "unit_causal_effect": ("unit",)}
+    for var, dims in optional.items():
+        if var in ds.variables:
+            _require_dims(ds[var], dims, f"{what}[{var!r}]")
+    if "unit_detection" in ds.variables and "unit_kind" not in ds.coords:
+        raise DataModelError(f"{what} has a neuron baseline (unit_detection) but no coord 'unit_kind' on 'unit'.")
     return ds
 
 
