@@ -3,7 +3,7 @@ the model's answer depends on.
 
 A task is a :class:`Task`: ``samples(n_strings, seed)`` gives the contract dict of ``workbench.zoo.dyck2.samples``
 (``text``, padded ``ids``, and per real token ``string``, ``position``, ``token``, ``char`` and the labels), and
-``readout(logits, ids)`` the per-string scalar (the class logit difference at ``[end]``) from the model's logits, so
+``label`` (per string, 1 = a word of the language), and ``readout(logits, ids)`` the per-string scalar (the class logit difference at ``[end]``) from the model's logits, so
 a traced run with an intervention can be scored. :func:`get_task` knows ``"dyck2"`` (the Dyck-2 zoo model,
 ``workbench.zoo.dyck2``) and ``"dyck"`` (the Dyck-1 classifiers, e.g. ``dyck-hierarchical``), whose labels are
 computed here from the strings with the same definitions.
@@ -105,7 +105,7 @@ def _dyck1_task() -> Task:
         data = dtask.id_set(np.random.default_rng([int(seed), 28]), int(n_strings))
         ids, end = dtask.encode(data.strings, dyck.VOCAB, dyck.PAD_ID)
         out = flatten_samples(list(data.strings), ids, end, token_text, _dyck1_labels)
-        out["string_label"] = np.asarray(data.labels, dtype=np.int64)
+        out["label"] = np.asarray(data.labels, dtype=np.int64)
         return out
 
     def readout(logits: torch.Tensor, ids: np.ndarray) -> torch.Tensor:
@@ -113,41 +113,18 @@ def _dyck1_task() -> Task:
         rows = logits[torch.arange(logits.shape[0]), end]
         return rows[:, dyck.TRUE_ID] - rows[:, dyck.FALSE_ID]
 
-    return Task("dyck", samples, readout, lambda s: np.asarray(s["string_label"]), top_types=(1,))
+    return Task("dyck", samples, readout, lambda s: np.asarray(s["label"]), top_types=(1,))
 
 
 # ------------------------------------------------------------------------------------------------------- Dyck-2
-class _LogitsOnly(torch.nn.Module):
-    """Stands in for a model whose logits are already known, so a task's ``output(model, ids)`` scores them."""
-
-    def __init__(self, logits: torch.Tensor) -> None:
-        super().__init__()
-        self._logits = logits
-
-    def forward(self, input_ids: Any = None, **_: Any) -> Any:
-        from types import SimpleNamespace
-
-        return SimpleNamespace(logits=self._logits)
-
-
 def _dyck2_task() -> Task:
-    from workbench.zoo import dyck2  # type: ignore[attr-defined]
+    from workbench.zoo import dyck2
 
     def readout(logits: torch.Tensor, ids: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(dyck2.output(_LogitsOnly(logits), torch.as_tensor(np.asarray(ids)))).float()
+        return dyck2.output_from_logits(logits, torch.as_tensor(np.asarray(ids))).float()
 
-    def string_label(s: dict[str, Any]) -> np.ndarray:
-        if "string_label" in s:
-            return np.asarray(s["string_label"])
-        # a string is a Dyck-2 word when no token is a violation and the final depth is 0
-        last = np.zeros(len(s["text"]), dtype=np.int64)
-        bad = np.zeros(len(s["text"]), dtype=bool)
-        np.logical_or.at(bad, s["string"], np.asarray(s["violation"], dtype=bool))
-        for i, (st, d) in enumerate(zip(s["string"], s["depth"])):
-            last[st] = d
-        return (~bad & (last == 0)).astype(np.int64)
-
-    return Task("dyck2", lambda n, seed: dyck2.samples(int(n), int(seed)), readout, string_label, top_types=(1, 2))
+    return Task("dyck2", lambda n, seed: dyck2.samples(int(n), int(seed)), readout,
+                lambda s: np.asarray(s["label"], dtype=np.int64), top_types=(1, 2))
 
 
 TASKS: dict[str, Callable[[], Task]] = {"dyck": _dyck1_task, "dyck2": _dyck2_task}
