@@ -107,6 +107,7 @@ def make_sae(dtype: str = "float32", shuffle: bool = True) -> xr.Dataset:
             "fvu": ("sae", np.array([0.1, 0.12, 0.2, 0.21], np.float32)),
             "l0": ("sae", np.array([3.0, 3.1, 4.0, 4.0], np.float32)),
             "dead_share": ("sae", np.full(len(SAES), 1 / 6, np.float32)),
+            "clean_metric": ((), 0.98),
             "match_cosine": (("sae", "latent"), cos),
             "match_latent": (("sae", "latent"), match_latent),
             "match_sae": ("sae", np.array([1, 0, 3, 2])),

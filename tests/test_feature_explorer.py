@@ -49,7 +49,7 @@ def test_defaults(ds, w):
     assert w._info["saes"] == ["relu · sparsity 0.01 · seed 0", "relu · sparsity 0.01 · seed 1",
                                "topk · sparsity 4 · seed 0", "topk · sparsity 4 · seed 1"]
     assert w._info["labels"] == LABELS and w._info["n_latents"] == N_LATENTS
-    assert w._info["scalars"] == ["fvu", "l0", "dead_share"] and w._info["unit_kinds"] == ["neuron", "residual"]
+    assert w._info["scalars"] == ["fvu", "l0", "dead_share", "clean_metric"] and w._info["unit_kinds"] == ["neuron", "residual"]
     assert w._info["model"] == "dyck2-synthetic" and w._info["where"] == "layer 1 · site resid_post"
     assert w._offline["complete"] and w._offline["saes"] == w._offline["latents"] == "state"
     assert sorted(w._saes, key=int) == [str(s) for s in range(len(SAES))]
@@ -106,6 +106,7 @@ def test_summary(ds, w):
     s = S.unpack(w._info["summary_meta"], w._summary)
     np.testing.assert_array_equal(s["match_sae"], [1, 0, 3, 2])
     np.testing.assert_array_equal(s["fvu"], ds["fvu"].values)
+    np.testing.assert_array_equal(s["clean_metric"], np.float32([0.98] * len(SAES)))  # one value for every SAE
     np.testing.assert_array_equal(s["unit_best"], ds["unit_detection"].max("label").values)
     np.testing.assert_array_equal(s["unit_causal"], ds["unit_causal_effect"].values)
 
@@ -243,7 +244,7 @@ def test_bad_datasets(ds):
 
 def test_optional_variables_may_be_missing(ds):
     bare = ds.drop_vars(["match_cosine", "match_latent", "match_sae", "decoder_top_tokens", "decoder_top_logits",
-                         "unit_detection", "unit_causal_effect", "fvu", "l0", "dead_share"])
+                         "unit_detection", "unit_causal_effect", "fvu", "l0", "dead_share", "clean_metric"])
     w = FeatureExplorer(bare)
     a = S.unpack(w._saes["0"]["meta"], w._saes["0"]["data"])
     assert np.isnan(a["match_cosine"]).all() and (a["match_latent"] == -1).all()

@@ -162,6 +162,16 @@ def test_feature_explorer_in_jupyterlab(lab, page, ds):
     expect(page.locator("table.wb-fe-list")).to_have_attribute("data-order", want)
     assert kernel_eval(lab, NB, "w.sort") == "'causal'"
 
+    # the keyboard walks the sorted list: ArrowDown selects the next latent by causal effect
+    order = [int(v) for v in want.split(",")]
+    page.locator("table.wb-fe-list").focus()
+    page.keyboard.press("ArrowDown")
+    nxt = order[order.index(1) + 1]
+    wait_shown(page, 0, nxt)
+    assert kernel_eval(lab, NB, "w.latent") == str(nxt)
+    page.keyboard.press("ArrowUp")
+    wait_shown(page, 0, 1)
+
     # (3) the best match under the other seed: one click moves to it (the kernel sends that SAE and latent)
     match = int(ds["match_latent"].isel(sae=0, latent=1))
     expect(page.locator(".wb-fe-match")).to_have_attribute("data-latent", str(match))
@@ -176,7 +186,29 @@ def test_feature_explorer_in_jupyterlab(lab, page, ds):
     assert page.locator("select.wb-fe-sae").input_value() == "2"
     check_contexts(page, ds, 2, 4)
     assert np.abs(colour_at(page, SCATTER, *centres(ds, 2)[4]) - SELECTED).max() <= 2
+
+    # dark theme: the widget's text follows the theme; the marks and the token cells keep their colours
+    def luma() -> float:
+        rgb = page.eval_on_selector(".wb-fe-title", "e => getComputedStyle(e).color")
+        r, g, b = (float(v) for v in rgb[rgb.index("(") + 1: rgb.index(")")].split(",")[:3])
+        return 0.299 * r + 0.587 * g + 0.114 * b
+
+    def switch(theme: str) -> None:
+        drawn = int(page.locator(SCATTER).get_attribute("data-drawn"))
+        page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{theme}'}})")
+        page.wait_for_function("n => Number(document.querySelector('canvas.wb-fe-scatter').dataset.drawn) > n",
+                               arg=drawn)
+        time.sleep(0.5)
+
+    light = luma()
+    switch("JupyterLab Dark")
+    assert light < 130 < luma(), (light, luma())
+    check_contexts(page, ds, 2, 4)
+    assert np.abs(colour_at(page, SCATTER, *centres(ds, 2)[4]) - SELECTED).max() <= 2
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator(".wb-fe").screenshot(path=SHOTS / "feature_explorer_dark.png")
+    switch("JupyterLab Light")
+    assert luma() < 130
     page.locator(".wb-fe").screenshot(path=SHOTS / "feature_explorer.png")
     assert_no_external_requests(page)
     assert not [e for e in page.console_errors if "wb-fe" in e or "feature" in e], page.console_errors

@@ -117,8 +117,9 @@ export function drawHistogram(canvas, values, t, g = HIST) {
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
   ctx.fillText("0", x0, y1 + 3);
-  ctx.fillText(hi.toPrecision(3), x1, y1 + 3);
   ctx.fillText("activation (active samples)", (x0 + x1) / 2, y1 + 15);
+  ctx.textAlign = "right";
+  ctx.fillText(hi.toPrecision(3), x1, y1 + 3);
   return h;
 }
 

@@ -201,7 +201,7 @@ function render({ model, el: host }) {
       const bl = a.best_label.data[l];
       const label = bl >= 0 ? info.labels[bl] : "—";
       tr.append(el("td", "", String(l)), el("td", "", pct(a.frequency.data[l])),
-        el("td", "", `${label} ${num(a.best.data[l], 2)}`), el("td", "", num(a.causal.data[l])),
+        el("td", "", bl >= 0 ? `${label} ${num(a.best.data[l], 2)}` : "—"), el("td", "", num(a.causal.data[l])),
         el("td", "", num(a.match_cosine.data[l], 2)));
       tr.addEventListener("click", () => save({ latent: l }));
       return tr;

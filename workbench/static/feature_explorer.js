@@ -303,8 +303,9 @@ function drawHistogram(canvas, values, t, g = HIST) {
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
   ctx.fillText("0", x0, y1 + 3);
-  ctx.fillText(hi.toPrecision(3), x1, y1 + 3);
   ctx.fillText("activation (active samples)", (x0 + x1) / 2, y1 + 15);
+  ctx.textAlign = "right";
+  ctx.fillText(hi.toPrecision(3), x1, y1 + 3);
   return h;
 }
 function drawContexts(canvas, rows, amax, t, g = CONTEXT) {
@@ -568,7 +569,7 @@ function render({ model, el: host }) {
       tr.append(
         el("td", "", String(l)),
         el("td", "", pct(a.frequency.data[l])),
-        el("td", "", `${label} ${num(a.best.data[l], 2)}`),
+        el("td", "", bl >= 0 ? `${label} ${num(a.best.data[l], 2)}` : "—"),
         el("td", "", num(a.causal.data[l])),
         el("td", "", num(a.match_cosine.data[l], 2))
       );

@@ -434,9 +434,9 @@ class FeatureExplorer(anywidget.AnyWidget):
         names, labels, tokens and texts (JSON)."""
         ds = self._ds
         arrays: dict[str, np.ndarray] = {"match_sae": _f32(match_sae_index(ds))}
-        scalars = [name for name in SCALARS if name in ds.variables and ds[name].dims == ("sae",)]
-        for name in scalars:
-            arrays[name] = _f32(ds[name].values)
+        scalars = [name for name in SCALARS if name in ds.variables and ds[name].dims in (("sae",), ())]
+        for name in scalars:  # a Dataset-wide scalar (the clean model's metric) is the same for every SAE
+            arrays[name] = _f32(np.broadcast_to(np.asarray(ds[name].values, np.float64), (self._n_saes,)))
         kinds: list[str] = []
         if "unit_detection" in ds.variables and "unit_causal_effect" in ds.variables:
             ub, _ = best_label(ds["unit_detection"].transpose("unit", "label").values)
