@@ -150,22 +150,43 @@ def test_known_latents(w):
     assert len(start) == 6 and all(x["peak"] == 0 and x["tokens"][0] == "[start]" for x in start)
 
 
-def test_long_strings_show_a_window_around_the_peak():
+def minimal(acts: np.ndarray, tokens: list[str], **coords) -> "xr.Dataset":
+    """The smallest Dataset validate_sae accepts around (sae, sample, latent) activations, one label."""
     import xarray as xr
 
+    S, N, L = acts.shape
+    return xr.Dataset({"activation": (("sae", "sample", "latent"), acts),
+                       "detection": (("sae", "latent", "label"), np.full((S, L, 1), 0.5, np.float32)),
+                       "causal_effect": (("sae", "latent"), np.full((S, L), 0.1, np.float32)),
+                       "frequency": (("sae", "latent"), (acts > 0).mean(1).astype(np.float32)),
+                       "match_cosine": (("sae", "latent"), np.full((S, L), np.nan, np.float32)),
+                       "fvu": ("sae", np.full(S, 0.1)), "l0": ("sae", np.full(S, 1.0))},
+                      coords={"architecture": ("sae", ["topk"] * S), "sparsity": ("sae", [4.0] * S),
+                              "seed": ("sae", list(range(S))), "label": ["depth"],
+                              "token": ("sample", tokens), "text": ("sample", ["".join(tokens)] * N),
+                              "char": ("sample", np.full(N, -1)), **coords})
+
+
+def test_long_strings_show_a_window_around_the_peak():
     n = 100
     acts = np.zeros((1, n, 1), np.float32)
     acts[0, 70, 0] = 2.0
-    ds = xr.Dataset({"activation": (("sae", "sample", "latent"), acts),
-                     "detection": (("sae", "latent", "label"), np.full((1, 1, 1), 0.5, np.float32)),
-                     "causal_effect": (("sae", "latent"), [[0.1]]), "frequency": (("sae", "latent"), [[0.01]])},
-                    coords={"token": ("sample", [f"t{i}" for i in range(n)]), "string": ("sample", np.zeros(n, int)),
-                            "position": ("sample", np.arange(n))})
+    ds = minimal(acts, [f"t{i}" for i in range(n)], string=("sample", np.zeros(n, int)),
+                 position=("sample", np.arange(n)))
     (c,) = FeatureExplorer(ds).contexts(0, 0)
     w0 = 70 - (module.CONTEXT_TOKENS - 1 - module.AFTER_PEAK)
     assert c["tokens"] == [f"t{i}" for i in range(w0, w0 + module.CONTEXT_TOKENS)]
     assert c["peak"] == 70 - w0 and c["tokens"][c["peak"]] == "t70"
     assert c["tokens"][-1] == f"t{70 + module.AFTER_PEAK}"
+
+
+def test_without_string_and_position_the_text_groups_samples():
+    acts = np.array([[[1.0], [0.0], [3.0]]], np.float32)
+    ds = minimal(acts, ["a", "b", "c"])  # one text for all three samples, no string or position coord
+    w = FeatureExplorer(ds)
+    assert w._info["texts"] == ["abc"] and w._info["tokens"] == ["a", "b", "c"]
+    (c,) = w.contexts(0, 0)
+    assert c["peak"] == 2 and c["activation"].tolist() == [1.0, 0.0, 3.0]
 
 
 def test_order_of_samples_does_not_matter(ds, w):
@@ -232,25 +253,28 @@ def test_bad_arguments(ds, kwargs, match):
 def test_bad_datasets(ds):
     with pytest.raises(DataModelError, match="must be an xarray.Dataset, got DataArray"):
         FeatureExplorer(ds["activation"])
-    with pytest.raises(DataModelError, match="needs variable 'causal_effect'"):
+    with pytest.raises(DataModelError, match="needs data variable 'causal_effect'"):
         FeatureExplorer(ds.drop_vars("causal_effect"))
-    with pytest.raises(DataModelError, match=r"\['activation'\] must lie on dims \('sae', 'sample', 'latent'\)"):
+    with pytest.raises(DataModelError, match=r"\['activation'\] needs dims \('sae', 'sample', 'latent'\)"):
         FeatureExplorer(ds.assign(activation=ds["activation"].rename(latent="unit2")))
     with pytest.raises(DataModelError, match="needs coord 'token' on 'sample'"):
         FeatureExplorer(ds.drop_vars("token"))
+    with pytest.raises(DataModelError, match="match_sae"):
+        FeatureExplorer(ds.assign(match_sae=(("sae", "latent"), ds["match_latent"].values)))
     with pytest.raises(DataModelError, match="at least one sae, latent, sample and label"):
         FeatureExplorer(ds.isel(latent=slice(0, 0)))
 
 
 def test_optional_variables_may_be_missing(ds):
-    bare = ds.drop_vars(["match_cosine", "match_latent", "match_sae", "decoder_top_tokens", "decoder_top_logits",
-                         "unit_detection", "unit_causal_effect", "fvu", "l0", "dead_share", "clean_metric"])
+    bare = ds.drop_vars(["match_latent", "match_sae", "decoder_top_tokens", "decoder_top_logits", "unit_detection",
+                         "unit_causal_effect", "unit_kind", "dead_share", "clean_metric"])
+    bare["match_cosine"][:] = np.nan
     w = FeatureExplorer(bare)
     a = S.unpack(w._saes["0"]["meta"], w._saes["0"]["data"])
     assert np.isnan(a["match_cosine"]).all() and (a["match_latent"] == -1).all()
     assert w._saes["0"]["decoder_tokens"] == [] and "decoder_logits" not in a
     s = S.unpack(w._info["summary_meta"], w._summary)
-    assert (s["match_sae"] == -1).all() and "unit_best" not in s and w._info["scalars"] == []
+    assert (s["match_sae"] == -1).all() and "unit_best" not in s and w._info["scalars"] == ["fvu", "l0"]
 
 
 def test_match_sae_by_name(ds):

@@ -379,10 +379,12 @@ def feature_explorer(ds: xr.Dataset, sae: int = 0, latent: int | None = None, wi
 
     >>> import numpy as np, xarray as xr
     >>> ds = xr.Dataset({"activation": (("sae", "sample", "latent"), np.ones((1, 2, 2), np.float32)),
-    ...                  "detection": (("sae", "latent", "label"), [[[0.9, 0.6], [0.7, 0.5]]]),
-    ...                  "causal_effect": (("sae", "latent"), [[0.2, 0.0]]),
-    ...                  "frequency": (("sae", "latent"), [[1.0, 1.0]])},
-    ...                 coords={"label": ["depth", "violation"], "token": ("sample", ["(", ")"])})
+    ...     "detection": (("sae", "latent", "label"), [[[0.9, 0.6], [0.7, 0.5]]]),
+    ...     "causal_effect": (("sae", "latent"), [[0.2, 0.0]]), "frequency": (("sae", "latent"), [[1.0, 1.0]]),
+    ...     "match_cosine": (("sae", "latent"), [[0.9, 0.8]]), "fvu": ("sae", [0.1]), "l0": ("sae", [2.0])},
+    ...     coords={"architecture": ("sae", ["topk"]), "sparsity": ("sae", [2.0]), "seed": ("sae", [0]),
+    ...             "label": ["depth", "violation"], "text": ("sample", ["()", "()"]),
+    ...             "token": ("sample", ["(", ")"]), "char": ("sample", [0, 1])})
     >>> chart = feature_explorer(ds)
     >>> chart.hconcat[1].data["score"].tolist()
     [0.9, 0.6]

@@ -1,7 +1,7 @@
 """FeatureExplorer: the latents of a grid of sparse autoencoders (SAEs), each with its correlational and causal
 scores, its seed stability and its top-activating contexts.
 
-The view of an SAE evaluation Dataset (``workbench.data.validate_sae``; dims ``sae``, ``sample``, ``latent``,
+The view of an SAE evaluation Dataset (:func:`workbench.data.validate_sae`; dims ``sae``, ``sample``, ``latent``,
 ``label``):
 
 * an **SAE picker** over the ``sae`` dim (architecture · sparsity · seed) and the picked SAE's scalars (``fvu``,
@@ -37,7 +37,7 @@ import numpy as np
 import traitlets
 import xarray as xr
 
-from workbench.data import DataModelError
+from workbench.data import DataModelError, validate_sae
 from workbench.widgets._offline import OFFLINE_BUDGET, check_budget, offline_status
 from workbench.widgets._serialize import MAX_MESSAGE_BYTES, check_size, pack
 
@@ -66,38 +66,19 @@ def _need(ds: xr.Dataset, var: str, dims: tuple[str, ...], what: str = "SAE Data
 
 
 def check_sae_dataset(ds: Any) -> xr.Dataset:
-    """What the FeatureExplorer reads, checked (``workbench.data.validate_sae`` first, when it exists): an
-    ``xarray.Dataset`` with ``activation`` (sae, sample, latent), ``detection`` (sae, latent, label),
-    ``causal_effect`` and ``frequency`` (sae, latent), and a ``token`` coord on ``sample``.
+    """What the FeatureExplorer reads, checked: :func:`workbench.data.validate_sae` (``activation`` (sae, sample,
+    latent), ``detection`` (sae, latent, label), ``causal_effect``, ``frequency`` and ``match_cosine`` (sae, latent),
+    ``fvu`` and ``l0`` (sae), coords ``architecture``/``sparsity``/``seed`` on ``sae`` and ``text``/``token``/``char``
+    on ``sample``), plus ``match_sae`` on (sae,) when present and at least one of each dim.
 
-    >>> import sae_data                                                                      # doctest: +SKIP
-    >>> check_sae_dataset(sae_data.make_sae()).sizes["sae"]                                  # doctest: +SKIP
-    4
     >>> check_sae_dataset([1, 2])
     Traceback (most recent call last):
     ...
-    workbench.data.DataModelError: SAE Dataset must be an xarray.Dataset, got list.
+    workbench.data.DataModelError: sae must be an xarray.Dataset, got list.
     """
-    if not isinstance(ds, xr.Dataset):
-        raise DataModelError(f"SAE Dataset must be an xarray.Dataset, got {type(ds).__name__}.")
-    import workbench.data as data
-
-    validate = getattr(data, "validate_sae", None)
-    if validate is not None:
-        validate(ds)
-    _need(ds, "activation", ("sae", "sample", "latent"))
-    _need(ds, "detection", ("sae", "latent", "label"))
-    for var in ("causal_effect", "frequency"):
-        _need(ds, var, ("sae", "latent"))
-    if "token" not in ds.coords or ds["token"].dims != ("sample",):
-        raise DataModelError("SAE Dataset needs coord 'token' on 'sample' (the token each sample is), got "
-                             f"{'none' if 'token' not in ds.coords else ds['token'].dims}.")
-    for var, dims in (("match_cosine", ("sae", "latent")), ("match_latent", ("sae", "latent")),
-                      ("match_sae", ("sae",)), ("decoder_top_tokens", ("sae", "latent", "rank")),
-                      ("decoder_top_logits", ("sae", "latent", "rank")), ("unit_detection", ("unit", "label")),
-                      ("unit_causal_effect", ("unit",))):
-        if var in ds.variables:
-            _need(ds, var, dims)
+    validate_sae(ds)
+    if "match_sae" in ds.variables:
+        _need(ds, "match_sae", ("sae",))
     if 0 in (ds.sizes["sae"], ds.sizes["latent"], ds.sizes["sample"], ds.sizes["label"]):
         raise DataModelError(f"SAE Dataset needs at least one sae, latent, sample and label; got sizes "
                              f"{dict(ds['activation'].sizes) | {'label': ds.sizes['label']}}.")
