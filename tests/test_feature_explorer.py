@@ -298,3 +298,36 @@ def test_static_twin(ds):
     assert len(charts.to_svg(chart)) > 1000
     with pytest.raises(DataModelError, match="latent must be an index in 0..5, got 9."):
         charts.feature_explorer(ds, latent=9)
+
+
+SHIPPED = __import__("pathlib").Path(__file__).resolve().parent.parent / "data" / "sae" / "dyck2.nc"
+
+
+@pytest.mark.skipif(not SHIPPED.exists(), reason="data/sae/dyck2.nc is not shipped yet")
+def test_the_shipped_study_opens():
+    """The shipped Dyck-2 SAE study fits the offline budget whole, and what travels is its numbers."""
+    import workbench as wb
+
+    ds = wb.load(SHIPPED)
+    w = FeatureExplorer(ds)
+    assert w._offline["complete"], w._offline  # an exported page explores every SAE and latent with no kernel
+    assert len(w._latents) == ds.sizes["sae"] * ds.sizes["latent"]
+    assert w._info["texts"] == list(pd.unique(ds["text"].values[np.lexsort((ds["position"].values,
+                                                                            ds["string"].values))]))
+    match = S.unpack(w._info["summary_meta"], w._summary)["match_sae"]
+    for s in range(ds.sizes["sae"]):
+        a = S.unpack(w._saes[str(s)]["meta"], w._saes[str(s)]["data"])
+        det = ds["detection"].isel(sae=s).values.astype(np.float32)
+        ok = ~np.isnan(det).all(1)
+        np.testing.assert_array_equal(a["best"][ok], np.nanmax(det[ok], 1))
+        np.testing.assert_array_equal(a["causal"], ds["causal_effect"].isel(sae=s).values.astype(np.float32))
+        want = str(ds["match_sae"].values[s])
+        assert (match[s] == -1) if want == "" else (str(ds["sae"].values[int(match[s])]) == want)
+    # the best detector's contexts, recomputed
+    best = ds["detection"].max("label", skipna=True).fillna(-1).values
+    s, lat = (int(v) for v in np.unravel_index(np.argmax(best), best.shape))
+    act = ds["activation"].isel(sae=s, latent=lat).values.astype(np.float32)
+    got = w.contexts(s, lat)
+    df = pd.DataFrame({"string": ds["string"].values, "act": act})
+    peaks = df.groupby("string")["act"].max()
+    assert [float(c["activation"].max()) for c in got] == sorted(peaks[peaks > 0].values, reverse=True)[:6]

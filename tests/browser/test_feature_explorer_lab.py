@@ -52,8 +52,9 @@ def centres(ds, s: int) -> dict[int, tuple[float, float]]:
     """Each latent's point centre (CSS px) in SAE s's scatter."""
     best = ds["detection"].isel(sae=s).max("label", skipna=True).values.astype(np.float32)
     causal = ds["causal_effect"].isel(sae=s).values.astype(np.float32)
-    ubest = ds["unit_detection"].max("label").values.astype(np.float32)
-    ucausal = ds["unit_causal_effect"].values.astype(np.float32)
+    units = "unit_detection" in ds and "unit_causal_effect" in ds
+    ubest = ds["unit_detection"].max("label").values.astype(np.float32) if units else np.zeros(0)
+    ucausal = ds["unit_causal_effect"].values.astype(np.float32) if units else np.zeros(0)
     xlo, xhi = padded(best, ubest)
     ylo, yhi = padded(causal, ucausal)
     return {i: (float(LEFT + (b - xlo) / (xhi - xlo) * (RIGHT - LEFT)),
@@ -61,12 +62,31 @@ def centres(ds, s: int) -> dict[int, tuple[float, float]]:
             for i, (b, c) in enumerate(zip(best, causal)) if np.isfinite(b) and np.isfinite(c)}
 
 
+def isolated(ds, s: int, prefer: list[int]) -> int:
+    """The first latent of `prefer` whose point is more than 2 * 8 px from every other point (a click hits it)."""
+    pts = centres(ds, s)
+    for i in prefer:
+        if i in pts and all(np.hypot(pts[i][0] - p[0], pts[i][1] - p[1]) > 16 for j, p in pts.items() if j != i):
+            return i
+    raise AssertionError(f"no isolated point among {prefer[:10]}...")
+
+
 def top_contexts(ds, s: int, latent: int, k: int = 6) -> list[pd.DataFrame]:
+    """The strings where the latent peaks highest (ties: the smaller string id), tokens in position order; a string
+    longer than 40 tokens is cut to the 40 ending 8 after its peak (clipped to the string)."""
     df = pd.DataFrame({"string": ds["string"].values, "position": ds["position"].values,
                        "act": ds["activation"].isel(sae=s, latent=latent).values.astype(np.float32)})
     peaks = df.groupby("string")["act"].max()
     order = peaks[peaks > 0].sort_values(ascending=False, kind="stable").index[:k]
-    return [df[df["string"] == j].sort_values("position") for j in order]
+    out = []
+    for j in order:
+        rows = df[df["string"] == j].sort_values("position")
+        if len(rows) > 40:
+            peak = int(np.argmax(rows["act"].values))
+            w0 = min(max(peak - 31, 0), len(rows) - 40)
+            rows = rows.iloc[w0: w0 + 40]
+        out.append(rows)
+    return out
 
 
 def shade(a: float, amax: float) -> list[int]:
@@ -254,3 +274,47 @@ def test_feature_explorer_page_from_file(file_page, tmp_path, ds):
     expect(note).to_contain_text("over the 0-byte offline budget")
     page.screenshot(path=SHOTS / "page_feature_explorer.png", full_page=True)
     assert_offline(page)
+
+
+# --------------------------------------------------------------------------------------------- the shipped study
+SHIPPED = ROOT / "data" / "sae" / "dyck2.nc"
+
+
+def test_feature_explorer_on_the_shipped_study(lab, page):
+    """The widget opens data/sae/dyck2.nc (the SAEs trained on the Dyck-2 zoo model) on the SAE holding the best
+    label detector; the shading of its top contexts and of a clicked latent's matches the shipped activations."""
+    import os
+    import shutil
+
+    if not SHIPPED.exists():
+        pytest.skip("data/sae/dyck2.nc is not shipped yet (python -m workbench.studies.sae --out data/sae)")
+    import workbench as wb
+
+    t0 = time.perf_counter()
+    ds = wb.load(SHIPPED)
+    best = ds["detection"].max("label", skipna=True).fillna(-1).values  # (sae, latent)
+    s, lat = (int(v) for v in np.unravel_index(np.argmax(best), best.shape))
+    nb = "feature_explorer_dyck2.ipynb"
+    write_notebook(lab["root"] / nb, [
+        f"import workbench as wb\nds = wb.load({str(SHIPPED)!r})\nw = wb.FeatureExplorer(ds, sae={s})\nw"])
+    open_and_run_all(page, lab, nb)
+    wait_shown(page, s, lat)
+    TIMINGS["feature_explorer_shipped_render_s"] = time.perf_counter() - t0
+    assert kernel_eval(lab, nb, "w.sae, w.latent") == f"({s}, {lat})"
+    check_contexts(page, ds, s, lat)
+    # a click on another latent (the most causal one whose point stands alone) reaches the kernel and redraws
+    causal = ds["causal_effect"].isel(sae=s).fillna(-1).values
+    other = isolated(ds, s, [int(i) for i in np.argsort(-causal, kind="stable") if int(i) != lat])
+    click_latent(page, ds, s, other)
+    wait_shown(page, s, other)
+    assert kernel_eval(lab, nb, "w.latent") == str(other)
+    check_contexts(page, ds, s, other)
+    assert np.abs(colour_at(page, SCATTER, *centres(ds, s)[other]) - SELECTED).max() <= 2
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SHOTS / "feature_explorer_dyck2.png"
+    page.locator(".wb-fe").screenshot(path=shot)
+    if os.environ.get("WORKBENCH_UPDATE_SCREENSHOT") == "1":
+        (ROOT / "docs").mkdir(exist_ok=True)
+        shutil.copy(shot, ROOT / "docs" / "feature_explorer.png")
+    assert_no_external_requests(page)
+    TIMINGS["feature_explorer_shipped_test_s"] = time.perf_counter() - t0
