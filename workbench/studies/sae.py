@@ -1,0 +1,95 @@
+"""The shipped SAE study (``data/sae/``): a grid of sparse autoencoders on the Dyck-2 zoo model's residual stream,
+judged against the task's ground truth.
+
+The grid is :data:`ARCHITECTURES` x two sparsity levels each (:data:`SPARSITIES`) x :data:`SEEDS`, ``d_sae`` =
+:data:`D_SAE`, on the residual stream after the last block (resid layer :data:`LAYER`, where a linear probe reads
+depth and top-of-stack type best), trained on a precomputed buffer of :data:`BUFFER_STRINGS` strings traced with
+nnsight. Files:
+
+* ``data/sae/saes/<member>/``: every SAE in SAELens's layout (``cfg.json`` + ``sae_weights.safetensors``);
+* ``data/sae/dyck2.nc``: the evaluation Dataset (passes :func:`workbench.data.validate_sae`; the FeatureExplorer's
+  input): reconstruction, spliced accuracy, detection and causal effect per latent, the neuron baseline, and the
+  Hungarian match of every SAE to the next seed of its architecture and sparsity.
+
+Regenerate (about 5 minutes on 2 cores)::
+
+    python -m workbench.studies.sae --out data/sae
+
+Finished SAEs are kept (an interrupted run resumes; ``--force`` retrains them).
+
+>>> len(ARCHITECTURES) * 2 * len(SEEDS)
+18
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+MODEL = "dyck2"
+LAYER, SITE = 2, "resid"
+ARCHITECTURES = ("relu_l1", "topk", "batchtopk")
+SPARSITIES = {"relu_l1": (0.003, 0.03), "topk": (2, 8), "batchtopk": (2, 8)}
+SEEDS = (0, 1, 2)
+D_SAE = 128
+BUFFER_STRINGS = 2000
+SETTINGS = {"d_sae": D_SAE, "steps": 1500, "batch_size": 512, "lr": 2e-3}
+EVAL_STRINGS, SHOW_STRINGS = 300, 30
+
+
+def run(out: Path, force: bool = False, workers: int = 1, progress: bool = True) -> list[Path]:
+    """Train the grid (resumably) and write the evaluation Dataset; return the paths written."""
+    import workbench as wb
+    from workbench.analyses.sae import (ActivationBuffer, collect, get_task, grid_members, hook_name, load_sae,
+                                        train_grid)
+    from workbench.analyses.sae.evaluate import evaluate
+    from workbench.data import save, validate_sae
+
+    out = Path(out)
+    saes_dir = out / "saes"
+    if force and saes_dir.exists():
+        shutil.rmtree(saes_dir)
+    model = wb.load_model(MODEL)
+    task = get_task(MODEL)
+    with tempfile.TemporaryDirectory() as tmp:
+        buf_path = Path(tmp) / "acts.safetensors"
+        ActivationBuffer(collect(model, task, LAYER, SITE, BUFFER_STRINGS, seed=0)).save(str(buf_path))
+        status = train_grid({"kind": "buffer", "path": str(buf_path)}, saes_dir, ARCHITECTURES, SPARSITIES, SEEDS,
+                            settings=SETTINGS, metadata={"model_name": model.name, "hook_name": hook_name(LAYER, SITE),
+                                                         "layer": LAYER, "site": SITE, "task": task.name},
+                            workers=workers, progress=progress)
+    failed = [k for k, v in status.items() if v == "failed"]
+    if failed:
+        raise RuntimeError(f"SAE grid members {failed} failed; see {saes_dir / 'failures.json'} and rerun.")
+    saes = {}
+    for key in grid_members(saes_dir):
+        sae = load_sae(saes_dir / key, d_in=model.config.n_embd)
+        own = sae.metadata["workbench"]
+        own["sparsity"] = own["training"]["sparsity"]
+        own["seed"] = own["training"]["seed"]
+        saes[key] = sae
+    ds = evaluate(model, task, saes, LAYER, SITE, n_strings=EVAL_STRINGS, n_show_strings=SHOW_STRINGS,
+                  progress=progress)
+    ds.attrs["regenerate"] = "python -m workbench.studies.sae --out data/sae"
+    validate_sae(ds)
+    path = save(ds, out / "dyck2.nc", compress=True)
+    return [path, saes_dir]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m workbench.studies.sae", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=Path("data/sae"))
+    ap.add_argument("--force", action="store_true", help="retrain SAEs that exist")
+    ap.add_argument("--workers", type=int, default=1, help="Dask worker processes for the grid")
+    a = ap.parse_args(argv)
+    for path in run(a.out, a.force, a.workers):
+        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+        print(f"wrote {path} ({size / 1e6:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
