@@ -163,6 +163,7 @@ def test_feature_explorer_in_jupyterlab(lab, page, ds):
     assert np.abs(colour_at(page, SCATTER, *pts[3]) - SELECTED).max() <= 2
     assert np.abs(colour_at(page, SCATTER, *pts[0]) - LATENT).max() <= 2
     expect(page.locator(".wb-fe-head")).to_have_attribute("data-latent", "3")
+    expect(page.locator(".wb-fe-kernelnote")).to_be_hidden()  # the front end sees the kernel: no offline note
     # the histogram's bins are numpy's over the active samples, 24 bins on [0, max]
     act = ds["activation"].isel(sae=0, latent=1).values
     click_latent(page, ds, 0, 1)

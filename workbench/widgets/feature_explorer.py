@@ -225,7 +225,8 @@ class FeatureExplorer(anywidget.AnyWidget):
 
     @staticmethod
     def _size(payload: dict[str, Any]) -> int:
-        return len(payload["data"]) + len(json.dumps(payload.get("decoder_tokens", [])).encode())
+        """Bytes one payload adds to the saved state: its buffer and its JSON (meta, decoder tokens)."""
+        return len(payload["data"]) + len(json.dumps({k: v for k, v in payload.items() if k != "data"}).encode())
 
     # ------------------------------------------------------------------------------------------------- checks
     def _check_sae(self, value: Any) -> int:
