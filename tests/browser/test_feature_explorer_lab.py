@@ -171,6 +171,12 @@ def test_feature_explorer_in_jupyterlab(lab, page, ds):
     counts, _ = np.histogram(act[act > 0], bins=24, range=(0, act.max()))
     expect(page.locator("canvas.wb-fe-hist")).to_have_attribute("data-counts", ",".join(map(str, counts)))
     check_contexts(page, ds, 0, 1)
+    # hovering a token cell reads its activation out: string 0 "([])", the "(" after [start] fires at 1.5
+    import json
+
+    x, y, w, h = json.loads(page.locator(CONTEXTS).get_attribute("data-boxes"))[0][1]
+    page.locator(CONTEXTS).hover(position={"x": x + w / 2, "y": y + h / 2})
+    expect(page.locator(".wb-fe-tooltip")).to_have_text('"(": 1.500')
     # a click between points selects nothing
     page.locator(SCATTER).click(position={"x": RIGHT - 3, "y": TOP + 3})
     time.sleep(0.5)

@@ -388,6 +388,7 @@ function render({ model, el: host }) {
   let summary = readPacked(info.summary_meta, model.get("_summary"));
   const parsed = /* @__PURE__ */ new Map();
   let points = [];
+  let shownContexts = { rows: [], boxes: [] };
   const title = el("div", "wb-fe-title");
   const controls = el("div", "wb-fe-controls");
   const saeSel = el("select", "wb-fe-sae");
@@ -670,6 +671,7 @@ function render({ model, el: host }) {
       });
     }
     const boxes = drawContexts(contexts, rows, amax, t);
+    shownContexts = { rows, boxes };
     contexts.dataset.boxes = JSON.stringify(boxes);
     contexts.dataset.amax = String(amax);
     contexts.dataset.shown = latentKey(s, l);
@@ -728,6 +730,20 @@ function render({ model, el: host }) {
     );
   });
   scatter.addEventListener("mouseleave", () => tip.hide());
+  contexts.addEventListener("mousemove", (e) => {
+    const r = contexts.getBoundingClientRect(), rr = root.getBoundingClientRect();
+    const x = e.clientX - r.left, y = e.clientY - r.top;
+    const { rows, boxes } = shownContexts;
+    for (let k = 0; k < boxes.length; k++) {
+      const j = boxes[k].findIndex(([bx, by, bw, bh]) => x >= bx && x < bx + bw && y >= by && y < by + bh);
+      if (j >= 0) {
+        tip.show(`${quote(rows[k].tokens[j])}: ${num(rows[k].acts[j])}`, x + r.left - rr.left, y + r.top - rr.top);
+        return;
+      }
+    }
+    tip.hide();
+  });
+  contexts.addEventListener("mouseleave", () => tip.hide());
   list.addEventListener("keydown", (e) => {
     if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
     const sp = saePayload(model.get("sae"));
