@@ -1,0 +1,89 @@
+"""The shipped SAE study (data/sae) holds what the notebook and README say, recomputed from the shipped SAEs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import workbench as wb
+from workbench.analyses.sae import (MATCH_THRESHOLD, activations_of, get_task, grid_members, load_sae,
+                                    match_decoders)
+from workbench.analyses.sae.dashboard import latent_dashboard
+from workbench.data import DataModelError, validate_sae
+
+ROOT = Path(__file__).resolve().parents[1] / "data" / "sae"
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return wb.load(ROOT / "dyck2.nc")
+
+
+def test_shipped_dataset_and_saes_agree(ds):
+    validate_sae(ds)
+    keys = grid_members(ROOT / "saes")
+    assert sorted(map(str, ds.sae.values)) == keys and len(keys) == 18
+    for arch in ("relu_l1", "topk", "batchtopk"):
+        for sp in np.unique(ds.sparsity.values[ds.architecture.values == arch]):
+            seeds = ds.seed.values[(ds.architecture.values == arch) & (ds.sparsity.values == sp)]
+            assert sorted(seeds.tolist()) == [0, 1, 2]
+    assert ds.attrs["model"] == "zoo:dyck2" and "/" not in str(ds.attrs.get("regenerate", "")).split("--out")[0][:3]
+    assert not any(str(v).startswith("/") for v in ds.attrs.values())
+
+
+def test_shipped_activations_recompute_from_the_shipped_saes(ds):
+    model, task = wb.load_model("dyck2"), get_task("dyck2")
+    s = task.samples(int(ds.attrs["n_eval_strings"]), int(ds.attrs["eval_seed"]))
+    x = activations_of(model, s, int(ds.attrs["layer"]), ds.attrs["site"])
+    show = s["string"] < int(ds.attrs["n_show_strings"])
+    assert (ds.char.values == s["char"][show]).all()
+    for key in ("topk-k2-seed0", "relu_l1-l1_0.003-seed1", "batchtopk-k8-seed2"):
+        sae = load_sae(ROOT / "saes" / key, d_in=64)
+        with torch.no_grad():
+            f = sae.encode(x).numpy()
+        np.testing.assert_allclose(ds.activation.sel(sae=key).values.astype(np.float32), f[show], rtol=2e-3,
+                                   atol=2e-3)
+        np.testing.assert_allclose(ds.frequency.sel(sae=key).values, (f > 0).mean(0), atol=1e-6)
+        other = str(ds.match_sae.sel(sae=key).values)
+        cos, idx = match_decoders(sae.W_dec.detach().numpy(), load_sae(ROOT / "saes" / other).W_dec.detach().numpy())
+        np.testing.assert_allclose(ds.match_cosine.sel(sae=key).values, cos, atol=1e-5)
+    # every label is recomputable from text, char and token alone
+    from workbench.zoo.tasks.dyck2 import token_labels
+
+    for i in range(0, ds.sizes["sample"], 7):
+        got = token_labels(str(ds.text.values[i]), int(ds.char.values[i]), str(ds.token.values[i]))
+        assert got == (int(ds.depth.values[i]), int(ds.top_type.values[i]), bool(ds.violation.values[i]))
+
+
+def test_readme_figures(ds):
+    best = ds.detection.max(("sae", "latent"))
+    assert float(best.max()) < 0.9  # README: no latent reaches 0.9 on this model
+    assert float(ds.clean_metric) == 1.0 and float(ds.zero_ablation_metric) == 0.5
+    assert (ds.spliced_metric.values == 1.0).all()
+    f = ds.frequency.values.ravel()
+    m = ds.match_cosine.values.ravel()
+    rare, common = (f > 0) & (f < 0.01), f > 0.05
+    assert (m[rare] >= MATCH_THRESHOLD).mean() < (m[common] >= MATCH_THRESHOLD).mean()
+
+
+def test_latent_dashboard(ds):
+    d = latent_dashboard(ds, 0, int(np.nanargmax(ds.frequency.isel(sae=0).values)), top_k=3)
+    assert len(d["contexts"]) == 3 and d["contexts"][0]["max"] >= d["contexts"][-1]["max"]
+    a = ds.activation.isel(sae=0, latent=d["latent"]).values
+    assert sum(d["histogram"]["counts"]) == int((a > 0).sum())
+    assert set(d["detection"]) == set(map(str, ds.label.values))
+    with pytest.raises(ValueError, match="latent in 0..127"):
+        latent_dashboard(ds, 0, 500)
+
+
+def test_validate_sae_errors(ds):
+    with pytest.raises(DataModelError, match="needs data variable 'causal_effect'"):
+        validate_sae(ds.drop_vars("causal_effect"))
+    bad = ds.assign_coords(char=("sample", np.where(np.arange(ds.sizes["sample"]) == 3, 99, ds.char.values)))
+    with pytest.raises(DataModelError, match="sample 3 has char 99 for a text of"):
+        validate_sae(bad)
+    with pytest.raises(DataModelError, match="must be an xarray.Dataset"):
+        validate_sae(ds.activation)
