@@ -368,3 +368,18 @@ def test_grid_resumes_without_redoing_finished_members(tmp_path):
     assert all(is_sae_folder(out / k) for k in second)
     with pytest.raises(SAEError, match="does not exist"):
         train_grid({"kind": "buffer", "path": str(tmp_path / "none.safetensors")}, out, ["topk"], {"topk": [2]}, [0])
+
+
+def test_grid_records_a_failed_member_and_goes_on(tmp_path):
+    buf = tmp_path / "acts.safetensors"
+    ActivationBuffer(torch.randn(300, 8)).save(str(buf))
+    source = {"kind": "buffer", "path": str(buf)}
+    out = tmp_path / "grid"
+    status = train_grid(source, out, ["topk"], {"topk": [2, 50]}, [0], settings={"d_sae": 8, "steps": 3},
+                        progress=False)
+    assert status == {"topk-k2-seed0": "done", "topk-k50-seed0": "failed"}
+    failures = json.loads((out / "failures.json").read_text())
+    assert list(failures) == ["topk-k50-seed0"] and "k must be an int in 1..d_sae=8" in failures["topk-k50-seed0"]
+    again = train_grid(source, out, ["topk"], {"topk": [2]}, [0, 1], settings={"d_sae": 8, "steps": 3},
+                       progress=False)
+    assert again == {"topk-k2-seed0": "skipped", "topk-k2-seed1": "done"}
