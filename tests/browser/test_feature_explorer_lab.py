@@ -319,6 +319,9 @@ def test_feature_explorer_on_the_shipped_study(lab, page):
     assert np.abs(colour_at(page, SCATTER, *centres(ds, s)[other]) - SELECTED).max() <= 2
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = SHOTS / "feature_explorer_dyck2.png"
+    page.set_viewport_size({"width": 1500, "height": 1500})  # the whole widget on screen
+    page.mouse.move(0, 0)
+    time.sleep(0.5)
     page.locator(".wb-fe").screenshot(path=shot)
     if os.environ.get("WORKBENCH_UPDATE_SCREENSHOT") == "1":
         (ROOT / "docs").mkdir(exist_ok=True)

@@ -444,7 +444,9 @@ function render({ model, el: host }) {
   const contexts = el("canvas", "wb-fe-contexts");
   contexts.setAttribute("role", "img");
   const ctxNote = el("div", "wb-fe-note");
-  ctxBox.append(contexts, ctxNote);
+  const ctxScroll = el("div", "wb-fe-scroll");
+  ctxScroll.append(contexts);
+  ctxBox.append(ctxScroll, ctxNote);
   const decBox = section("decoder", "decoder direction through the unembedding (top tokens)");
   const decoder = el("div", "wb-fe-decoder");
   decBox.append(decoder);
@@ -656,7 +658,7 @@ function render({ model, el: host }) {
     const h = drawHistogram(hist, a.active.data, t);
     hist.dataset.counts = h.counts.join(",");
     hist.dataset.hi = String(h.edges[h.edges.length - 1]);
-    histNote.textContent = nActive ? `${nActive} of ${n} samples active (${pct(nActive / n)}); largest ${num(amax)}` : "never active on these samples (a dead latent)";
+    histNote.textContent = nActive ? `active on ${nActive} of the ${n} samples kept in the Dataset (${pct(nActive / n)}); largest ${num(amax)}` : "never active on these samples (a dead latent)";
     const rows = [];
     let off = 0;
     for (let k = 0; k < a.ctx_start.data.length; k++) {
