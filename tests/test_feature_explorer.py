@@ -49,7 +49,8 @@ def test_defaults(ds, w):
     assert w._info["saes"] == ["relu · sparsity 0.01 · seed 0", "relu · sparsity 0.01 · seed 1",
                                "topk · sparsity 4 · seed 0", "topk · sparsity 4 · seed 1"]
     assert w._info["labels"] == LABELS and w._info["n_latents"] == N_LATENTS
-    assert w._info["scalars"] == ["fvu", "l0", "dead_share", "clean_metric"] and w._info["unit_kinds"] == ["neuron", "residual"]
+    assert w._info["scalars"] == ["fvu", "l0", "dead_share", "clean_metric"]
+    assert w._info["unit_kinds"] == ["neuron", "residual"]
     assert w._info["model"] == "dyck2-synthetic" and w._info["where"] == "layer 1 · site resid_post"
     assert w._offline["complete"] and w._offline["saes"] == w._offline["latents"] == "state"
     assert sorted(w._saes, key=int) == [str(s) for s in range(len(SAES))]

@@ -405,7 +405,8 @@ class FeatureExplorer(anywidget.AnyWidget):
         }
         tokens: list[list[str]] = []
         if "decoder_top_tokens" in ds.variables:
-            tokens = [[str(t) for t in r] for r in np.asarray(ds["decoder_top_tokens"].transpose("latent", "rank").values)]
+            top = np.asarray(ds["decoder_top_tokens"].transpose("latent", "rank").values)
+            tokens = [[str(t) for t in r] for r in top]
         if "decoder_top_logits" in ds.variables:
             arrays["decoder_logits"] = _f32(ds["decoder_top_logits"].transpose("latent", "rank").values)
         meta, data = pack(arrays)
