@@ -328,3 +328,30 @@ def test_feature_explorer_on_the_shipped_study(lab, page):
         shutil.copy(shot, ROOT / "docs" / "feature_explorer.png")
     assert_no_external_requests(page)
     TIMINGS["feature_explorer_shipped_test_s"] = time.perf_counter() - t0
+
+
+def test_shipped_study_page_from_file(file_page, tmp_path):
+    """The shipped study as an exported page: everything is in its saved state (1.6 MB), so with every request but
+    the page blocked a click on another latent and another SAE redraw with the shipped activations' shading."""
+    if not SHIPPED.exists():
+        pytest.skip("data/sae/dyck2.nc is not shipped yet (python -m workbench.studies.sae --out data/sae)")
+    import workbench as wb
+    from workbench.widgets.export import to_html
+
+    page = file_page
+    ds = wb.load(SHIPPED)
+    w = wb.FeatureExplorer(ds)
+    assert w._offline["complete"]
+    open_page(page, to_html([w], tmp_path / "sae.html", title="SAE features"), 1)
+    wait_shown(page, 0, w.latent, widget(0, CONTEXTS))
+    check_contexts(page, ds, 0, w.latent, widget(0, CONTEXTS))
+    causal = ds["causal_effect"].isel(sae=0).fillna(-1).values
+    other = isolated(ds, 0, [int(i) for i in np.argsort(-causal, kind="stable") if int(i) != w.latent])
+    click_latent(page, ds, 0, other, widget(0, SCATTER))
+    wait_shown(page, 0, other, widget(0, CONTEXTS))
+    check_contexts(page, ds, 0, other, widget(0, CONTEXTS))
+    last = ds.sizes["sae"] - 1
+    page.locator(widget(0, "select.wb-fe-sae")).select_option(str(last))
+    wait_shown(page, last, other, widget(0, CONTEXTS))
+    check_contexts(page, ds, last, other, widget(0, CONTEXTS))
+    assert_offline(page)
