@@ -9,7 +9,8 @@ a test can recompute by hand:
 * six latents per SAE: 0 fires on the bracket depth (activation = depth), 1 on opening round brackets (1.5), 2 is
   dead, 3 fires on the ``[start]`` token (0.75), 4 on closing brackets at depth 0 after the token (2.0 * (pos + 1) /
   len), 5 everywhere at 0.1; the ``topk`` SAEs scale every activation by 2;
-* ``frequency`` is the share of samples with activation > 0, the other scores are fixed numbers below.
+* ``frequency`` is the share of samples with activation > 0, the other scores are fixed numbers below; the gap's
+  thresholds (attrs ``well_correlated``, ``no_effect`` and ``site_effect``) put the no-effect line at 0.05 * 2.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ def make_sae(dtype: str = "float32", shuffle: bool = True) -> xr.Dataset:
             "l0": ("sae", np.array([3.0, 3.1, 4.0, 4.0], np.float32)),
             "dead_share": ("sae", np.full(len(SAES), 1 / 6, np.float32)),
             "clean_metric": ((), 0.98),
+            "site_effect": ((), 2.0),
             "match_cosine": (("sae", "latent"), cos),
             "match_latent": (("sae", "latent"), match_latent),
             "match_sae": ("sae", np.array([1, 0, 3, 2])),
@@ -125,6 +127,7 @@ def make_sae(dtype: str = "float32", shuffle: bool = True) -> xr.Dataset:
             "unit_kind": ("unit", ["neuron", "neuron", "residual"]),
             **samples,
         },
-        attrs={"model": "dyck2-synthetic", "layer": 1, "site": "resid_post"},
+        attrs={"model": "dyck2-synthetic", "layer": 1, "site": "resid_post", "well_correlated": 0.9,
+               "no_effect": 0.05},
     )
     return ds

@@ -56,6 +56,9 @@ def test_defaults(ds, w):
     assert sorted(w._saes, key=int) == [str(s) for s in range(len(SAES))]
     assert len(w._latents) == len(SAES) * N_LATENTS
     assert w._info["n_strings"] == len(STRINGS)
+    assert (w._info["well_correlated"], w._info["no_effect"]) == (0.9, 0.1)  # 0.05 of the site's effect, 2.0
+    bare = FeatureExplorer(ds.drop_vars("site_effect"))
+    assert (bare._info["well_correlated"], bare._info["no_effect"]) == (0.9, None)
 
 
 def test_numbers_travel_as_binary(w):

@@ -153,6 +153,13 @@ def test_feature_explorer_in_jupyterlab(lab, page, ds):
     assert check_contexts(page, ds, 0, 0) == sum(len(f) for f in top_contexts(ds, 0, 0))
     pts = centres(ds, 0)
     assert np.abs(colour_at(page, SCATTER, *pts[0]) - SELECTED).max() <= 2
+    # the gap under the scatter: well-correlated latents (best >= 0.9) and those of them with no causal effect
+    best = ds["detection"].isel(sae=0).max("label").values
+    causal = ds["causal_effect"].isel(sae=0).values
+    well = best >= np.float32(ds.attrs["well_correlated"])
+    none = well & (causal < np.float32(ds.attrs["no_effect"] * float(ds["site_effect"])))
+    expect(page.locator(".wb-fe-gap")).to_have_attribute("data-well", str(int(well.sum())))
+    expect(page.locator(".wb-fe-gap")).to_have_attribute("data-none", str(int(none.sum())))
     assert np.abs(colour_at(page, SCATTER, *pts[3]) - LATENT).max() <= 2
 
     # (1) a click on latent 3's point reaches the kernel, which sends its detail; the page draws it

@@ -148,6 +148,24 @@ export function pointAt(points, x, y, radius = HIT) {
   return best;
 }
 
+/**
+ * The correlational-versus-causal gap: of the points whose best label score is at least `well` (NaN never counts),
+ * how many have a causal effect below `none`; the thresholds are rounded to float32 first, like the scores (so a
+ * stored 0.9 is at least 0.9). Returns {well, none} counts ({0, 0} without thresholds).
+ */
+export function gap(best, causal, well, none) {
+  let w = 0, n = 0;
+  if (!Number.isFinite(well) || !Number.isFinite(none)) return { well: 0, none: 0 };
+  well = Math.fround(well);
+  none = Math.fround(none);
+  for (let i = 0; i < best.length; i++) {
+    if (!(best[i] >= well)) continue;
+    w += 1;
+    if (causal[i] < none) n += 1;
+  }
+  return { well: w, none: n };
+}
+
 /** Key of one sae's payload in `_saes`, and of one latent's in `_latents`. */
 export const saeKey = (s) => String(s);
 export const latentKey = (s, l) => `${s}:${l}`;

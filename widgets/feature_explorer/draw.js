@@ -35,7 +35,7 @@ function frame(ctx, x0, x1, y0, y1, t) {
  * selected latent. Drawn order: frame, neurons, latents, the selected latent (a filled disc of radius DOT + 2 in
  * COLORS.selected, drawn last). Returns {geo, points} (points: latent centres in CSS px).
  */
-export function drawScatter(canvas, { xs, ys, ux, uy, selected, xLabel, yLabel, t }) {
+export function drawScatter(canvas, { xs, ys, ux, uy, selected, xLabel, yLabel, t, guides = null }) {
   const geo = scatterLayout(xs, ys, ux, uy);
   const ctx = sized(canvas, geo.width, geo.height);
   ctx.font = `11px ${t.family}`;
@@ -58,6 +58,19 @@ export function drawScatter(canvas, { xs, ys, ux, uy, selected, xLabel, yLabel, 
   ctx.beginPath();
   ctx.rect(geo.x0, geo.y0, geo.x1 - geo.x0, geo.y1 - geo.y0);
   ctx.clip();
+  if (guides) {
+    // the gap's thresholds as dashed lines: right of the vertical one is well-correlated, under the horizontal one
+    // has no causal effect
+    ctx.save();
+    ctx.strokeStyle = t.muted;
+    ctx.lineWidth = 1;
+    ctx.setLineDash([4, 4]);
+    ctx.beginPath();
+    if (Number.isFinite(guides.x)) { ctx.moveTo(geo.px(guides.x), geo.y0); ctx.lineTo(geo.px(guides.x), geo.y1); }
+    if (Number.isFinite(guides.y)) { ctx.moveTo(geo.x0, geo.py(guides.y)); ctx.lineTo(geo.x1, geo.py(guides.y)); }
+    ctx.stroke();
+    ctx.restore();
+  }
   if (ux && uy) {
     ctx.strokeStyle = COLORS.unit;
     ctx.lineWidth = 1.2;

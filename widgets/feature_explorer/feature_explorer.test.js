@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { CONTEXT, extent, histogram, HIT, latentKey, num, order, pct, pointAt, positions, readPacked, row, saeKey,
+import { CONTEXT, extent, gap, histogram, HIT, latentKey, num, order, pct, pointAt, positions, readPacked, row, saeKey,
   SCATTER, scatterLayout, shadeCode, shadeCss, shadeRgb, SORTS, tokenBoxes } from "./data.js";
 
 test("order: largest first, NaN last, ties by index", () => {
@@ -91,4 +91,12 @@ test("keys, numbers and packed arrays", () => {
   bytes.set(new Uint8Array(f.buffer), 2);
   const a = readPacked({ arrays: { m: { offset: 0, shape: [3, 2] } } }, new DataView(bytes.buffer, 2, f.byteLength));
   assert.deepEqual(Array.from(row(a.m, 2)), [5, 6]);
+});
+
+test("the correlational-versus-causal gap counts well-correlated points without causal effect", () => {
+  const best = Float32Array.from([0.95, 0.9, 0.5, NaN, 0.99]);
+  const causal = Float32Array.from([0.01, 0.5, 0.0, 0.0, 0.2]);
+  assert.deepEqual(gap(best, causal, 0.9, 0.1), { well: 3, none: 1 }); // 0.9 counts; NaN and 0.5 do not
+  assert.deepEqual(gap(best, causal, 0.9, 0.3), { well: 3, none: 2 });
+  assert.deepEqual(gap(best, causal, NaN, 0.1), { well: 0, none: 0 });
 });

@@ -10,7 +10,7 @@ import { hasKernel, kernelNote } from "../lib/offline.js";
 import "../lib/offline.css";
 import { cssVar, onThemeChange, theme } from "../lib/theme.js";
 import { createTooltip } from "../lib/tooltip.js";
-import { latentKey, num, order, pct, pointAt, readPacked, row, saeKey, SORTS } from "./data.js";
+import { gap, latentKey, num, order, pct, pointAt, readPacked, row, saeKey, SORTS } from "./data.js";
 import { COLORS, drawBars, drawContexts, drawHistogram, drawScatter } from "./draw.js";
 import "./styles.css";
 
@@ -60,6 +60,7 @@ function render({ model, el: host }) {
   const scatter = el("canvas", "wb-fe-scatter");
   scatter.setAttribute("role", "img");
   const legend = el("div", "wb-fe-legend");
+  const gapLine = el("div", "wb-fe-gap");
   const listWrap = el("div", "wb-fe-listwrap");
   const list = el("table", "wb-fe-list");
   list.tabIndex = 0;
@@ -67,7 +68,7 @@ function render({ model, el: host }) {
   list.setAttribute("data-lm-suppress-shortcuts", "true");
   listWrap.append(list);
   const listNote = el("div", "wb-fe-note");
-  left.append(scatter, legend, listWrap, listNote);
+  left.append(scatter, legend, gapLine, listWrap, listNote);
 
   const right = el("div", "wb-fe-right");
   const head = el("div", "wb-fe-head");
@@ -162,7 +163,8 @@ function render({ model, el: host }) {
     const ux = summary.unit_best ? summary.unit_best.data : null;
     const uy = summary.unit_causal ? summary.unit_causal.data : null;
     const out = drawScatter(scatter, { xs: sp.arrays.best.data, ys: sp.arrays.causal.data, ux, uy,
-      selected: model.get("latent"), xLabel: "correlational: best label score", yLabel: "causal effect", t });
+      selected: model.get("latent"), xLabel: "correlational: best label score", yLabel: "causal effect", t,
+      guides: { x: info.well_correlated ?? NaN, y: info.no_effect ?? NaN } });
     points = out.points;
     const g = out.geo;
     Object.assign(scatter.dataset, { x0: g.x0, x1: g.x1, y0: g.y0, y1: g.y1, xlo: g.xlo, xhi: g.xhi, ylo: g.ylo,
@@ -172,6 +174,20 @@ function render({ model, el: host }) {
       + `${info.saes[s]}; click a point to select its latent`);
     const keys = [["latent", COLORS.latent, "SAE latents"], ["selected", COLORS.selected, `latent ${model.get("latent")}`]];
     if (ux) keys.push(["unit", COLORS.unit, `neurons / residual dims (${info.unit_kinds.join(", ")})`]);
+    const well = info.well_correlated ?? NaN, none = info.no_effect ?? NaN;
+    if (Number.isFinite(well) && Number.isFinite(none)) {
+      const g = gap(sp.arrays.best.data, sp.arrays.causal.data, well, none);
+      let text = `dashed: best label score ${num(well, 2)}, causal effect ${num(none)}. Well-correlated latents: `
+        + `${g.well}; with no causal effect: ${g.none}${g.well ? ` (${pct(g.none / g.well, 0)})` : ""}`;
+      if (ux) {
+        const u = gap(ux, uy, well, none);
+        text += `. Neurons / residual dims: ${u.well}; with no causal effect: ${u.none}`
+          + `${u.well ? ` (${pct(u.none / u.well, 0)})` : ""}`;
+      }
+      gapLine.textContent = text + ".";
+      Object.assign(gapLine.dataset, { well: String(g.well), none: String(g.none) });
+    } else gapLine.textContent = "";
+    gapLine.hidden = !gapLine.textContent;
     legend.replaceChildren(...keys.map(([k, c, text]) => {
       const span = el("span", "wb-fe-key");
       span.dataset.key = k;

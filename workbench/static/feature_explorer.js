@@ -190,6 +190,18 @@ function pointAt(points, x, y, radius = HIT) {
   });
   return best;
 }
+function gap(best, causal, well, none) {
+  let w = 0, n = 0;
+  if (!Number.isFinite(well) || !Number.isFinite(none)) return { well: 0, none: 0 };
+  well = Math.fround(well);
+  none = Math.fround(none);
+  for (let i = 0; i < best.length; i++) {
+    if (!(best[i] >= well)) continue;
+    w += 1;
+    if (causal[i] < none) n += 1;
+  }
+  return { well: w, none: n };
+}
 var saeKey = (s) => String(s);
 var latentKey = (s, l) => `${s}:${l}`;
 function num(v, digits = 3) {
@@ -228,7 +240,7 @@ function frame(ctx, x0, x1, y0, y1, t) {
   ctx.lineWidth = 1;
   ctx.strokeRect(x0 + 0.5, y0 + 0.5, x1 - x0 - 1, y1 - y0 - 1);
 }
-function drawScatter(canvas, { xs, ys, ux, uy, selected, xLabel, yLabel, t }) {
+function drawScatter(canvas, { xs, ys, ux, uy, selected, xLabel, yLabel, t, guides = null }) {
   const geo = scatterLayout(xs, ys, ux, uy);
   const ctx = sized(canvas, geo.width, geo.height);
   ctx.font = `11px ${t.family}`;
@@ -251,6 +263,23 @@ function drawScatter(canvas, { xs, ys, ux, uy, selected, xLabel, yLabel, t }) {
   ctx.beginPath();
   ctx.rect(geo.x0, geo.y0, geo.x1 - geo.x0, geo.y1 - geo.y0);
   ctx.clip();
+  if (guides) {
+    ctx.save();
+    ctx.strokeStyle = t.muted;
+    ctx.lineWidth = 1;
+    ctx.setLineDash([4, 4]);
+    ctx.beginPath();
+    if (Number.isFinite(guides.x)) {
+      ctx.moveTo(geo.px(guides.x), geo.y0);
+      ctx.lineTo(geo.px(guides.x), geo.y1);
+    }
+    if (Number.isFinite(guides.y)) {
+      ctx.moveTo(geo.x0, geo.py(guides.y));
+      ctx.lineTo(geo.x1, geo.py(guides.y));
+    }
+    ctx.stroke();
+    ctx.restore();
+  }
   if (ux && uy) {
     ctx.strokeStyle = COLORS.unit;
     ctx.lineWidth = 1.2;
@@ -411,6 +440,7 @@ function render({ model, el: host }) {
   const scatter = el("canvas", "wb-fe-scatter");
   scatter.setAttribute("role", "img");
   const legend = el("div", "wb-fe-legend");
+  const gapLine = el("div", "wb-fe-gap");
   const listWrap = el("div", "wb-fe-listwrap");
   const list = el("table", "wb-fe-list");
   list.tabIndex = 0;
@@ -418,7 +448,7 @@ function render({ model, el: host }) {
   list.setAttribute("data-lm-suppress-shortcuts", "true");
   listWrap.append(list);
   const listNote = el("div", "wb-fe-note");
-  left.append(scatter, legend, listWrap, listNote);
+  left.append(scatter, legend, gapLine, listWrap, listNote);
   const right = el("div", "wb-fe-right");
   const head = el("div", "wb-fe-head");
   head.setAttribute("aria-live", "polite");
@@ -514,7 +544,8 @@ function render({ model, el: host }) {
       selected: model.get("latent"),
       xLabel: "correlational: best label score",
       yLabel: "causal effect",
-      t
+      t,
+      guides: { x: info.well_correlated ?? NaN, y: info.no_effect ?? NaN }
     });
     points = out.points;
     const g = out.geo;
@@ -534,6 +565,18 @@ function render({ model, el: host }) {
     scatter.setAttribute("aria-label", `best label score against causal effect for the ${info.n_latents} latents of ${info.saes[s]}; click a point to select its latent`);
     const keys = [["latent", COLORS.latent, "SAE latents"], ["selected", COLORS.selected, `latent ${model.get("latent")}`]];
     if (ux) keys.push(["unit", COLORS.unit, `neurons / residual dims (${info.unit_kinds.join(", ")})`]);
+    const well = info.well_correlated ?? NaN, none = info.no_effect ?? NaN;
+    if (Number.isFinite(well) && Number.isFinite(none)) {
+      const g2 = gap(sp.arrays.best.data, sp.arrays.causal.data, well, none);
+      let text = `dashed: best label score ${num(well, 2)}, causal effect ${num(none)}. Well-correlated latents: ${g2.well}; with no causal effect: ${g2.none}${g2.well ? ` (${pct(g2.none / g2.well, 0)})` : ""}`;
+      if (ux) {
+        const u = gap(ux, uy, well, none);
+        text += `. Neurons / residual dims: ${u.well}; with no causal effect: ${u.none}${u.well ? ` (${pct(u.none / u.well, 0)})` : ""}`;
+      }
+      gapLine.textContent = text + ".";
+      Object.assign(gapLine.dataset, { well: String(g2.well), none: String(g2.none) });
+    } else gapLine.textContent = "";
+    gapLine.hidden = !gapLine.textContent;
     legend.replaceChildren(...keys.map(([k, c, text]) => {
       const span = el("span", "wb-fe-key");
       span.dataset.key = k;

@@ -412,6 +412,26 @@ class FeatureExplorer(anywidget.AnyWidget):
         meta, data = pack(arrays)
         return {"meta": {**meta, "sae": s}, "data": data, "decoder_tokens": tokens}
 
+    def gap_thresholds(self) -> tuple[float | None, float | None]:
+        """The correlational-versus-causal gap's thresholds on the scatter's axes, when the Dataset says them: a
+        latent is well-correlated when its best label score is at least attr ``well_correlated``, and has no causal
+        effect when its ``causal_effect`` is below attr ``no_effect`` times ``site_effect`` (the output change when
+        the whole site is zero-ablated), as :func:`workbench.analyses.sae` counts them. ``None`` where missing.
+
+        >>> ds = xr.Dataset({"site_effect": ((), 2.0)}, attrs={"well_correlated": 0.9, "no_effect": 0.05})
+        >>> FeatureExplorer.gap_thresholds(type("W", (), {"_ds": ds})())
+        (0.9, 0.1)
+        """
+        ds = self._ds
+        well = ds.attrs.get("well_correlated")
+        none = ds.attrs.get("no_effect")
+        site = ds["site_effect"] if "site_effect" in ds.variables and ds["site_effect"].dims == () else None
+        ok = (lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+              and np.isfinite(v))
+        x = float(well) if ok(well) else None
+        y = float(none) * float(site) if ok(none) and site is not None and ok(float(site)) else None
+        return x, y
+
     def summary(self) -> tuple[dict[str, Any], bytes]:
         """What every view shares: per-SAE scalars, ``match_sae`` and the neuron baseline (packed float32), and
         names, labels, tokens and texts (JSON)."""
@@ -429,12 +449,13 @@ class FeatureExplorer(anywidget.AnyWidget):
                 kinds = sorted({str(k) for k in np.asarray(ds["unit_kind"].values)})
         meta, buf = pack(arrays)
         where = " · ".join(f"{k} {ds.attrs[k]}" for k in ("layer", "site") if k in ds.attrs)
+        well, none = self.gap_thresholds()
         info = {
             "summary_meta": meta, "saes": self._names, "labels": self._labels, "scalars": scalars,
             "n_latents": self._n_latents, "n_samples": int(ds.sizes["sample"]), "n_strings": len(self._starts),
             "tokens": self.tokens(), "texts": self.texts(), "unit_kinds": kinds,
             "model": str(ds.attrs.get("model", "")), "where": where,
-            "top_k": self._top_k,
+            "top_k": self._top_k, "well_correlated": well, "no_effect": none,
         }
         check_size(len(json.dumps(info).encode()) + len(buf))
         return info, buf
