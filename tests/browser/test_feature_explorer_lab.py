@@ -48,13 +48,15 @@ def padded(*arrays) -> tuple[float, float]:
     return lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)
 
 
-def centres(ds, s: int) -> dict[int, tuple[float, float]]:
-    """Each latent's point centre (CSS px) in SAE s's scatter."""
+def centres(ds, s: int, sqrt: bool = False) -> dict[int, tuple[float, float]]:
+    """Each latent's point centre (CSS px) in SAE s's scatter (causal axis linear, or signed square root)."""
     best = ds["detection"].isel(sae=s).max("label", skipna=True).values.astype(np.float32)
     causal = ds["causal_effect"].isel(sae=s).values.astype(np.float32)
     units = "unit_detection" in ds and "unit_causal_effect" in ds
     ubest = ds["unit_detection"].max("label").values.astype(np.float32) if units else np.zeros(0)
     ucausal = ds["unit_causal_effect"].values.astype(np.float32) if units else np.zeros(0)
+    if sqrt:
+        causal, ucausal = (np.sign(a) * np.sqrt(np.abs(a)) for a in (causal, ucausal))
     xlo, xhi = padded(best, ubest)
     ylo, yhi = padded(causal, ucausal)
     return {i: (float(LEFT + (b - xlo) / (xhi - xlo) * (RIGHT - LEFT)),
@@ -275,6 +277,17 @@ def test_feature_explorer_page_from_file(file_page, tmp_path, ds):
     page.locator(widget(0, "select.wb-fe-sae")).select_option("3")
     wait_shown(page, 3, 4, first)
     check_contexts(page, ds, 3, 4, first)
+
+    # the square-root causal axis: the points move to their documented places and a click still selects
+    page.locator(widget(0, "select.wb-fe-yscale")).select_option("sqrt")
+    expect(page.locator(widget(0, SCATTER))).to_have_attribute("data-y-scale", "sqrt")
+    root = centres(ds, 3, sqrt=True)
+    assert np.abs(colour_at(page, widget(0, SCATTER), *root[4]) - SELECTED).max() <= 2
+    x, y = root[0]
+    page.locator(widget(0, SCATTER)).click(position={"x": x, "y": y})
+    wait_shown(page, 3, 0, first)
+    assert np.abs(colour_at(page, widget(0, SCATTER), *root[0]) - SELECTED).max() <= 2
+    assert np.abs(colour_at(page, widget(0, SCATTER), *root[4]) - LATENT).max() <= 2
 
     # over budget: the first view draws; another latent needs a kernel and the page says so
     second = widget(1, CONTEXTS)

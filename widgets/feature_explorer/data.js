@@ -118,17 +118,25 @@ export function extent(...arrays) {
   return [lo - pad, hi + pad];
 }
 
+/** The causal axis's scales: linear, or the signed square root (spreads the many small effects near 0). */
+export const Y_SCALES = {
+  linear: (v) => v,
+  sqrt: (v) => Math.sign(v) * Math.sqrt(Math.abs(v)),
+};
+
 /**
- * The scatter's axes: x (best detection) and y (causal effect) each over the extent of the latents' and the
- * neurons' values, padded by 5%; y grows upward. Returns {x0, x1, y0, y1, xlo, xhi, ylo, yhi, px, py}.
+ * The scatter's axes: x (best detection) and y (causal effect, through `yScale`) each over the extent of the latents'
+ * and the neurons' values, padded by 5%; y grows upward. Returns {x0, x1, y0, y1, xlo, xhi, ylo, yhi, px, py}: ylo
+ * and yhi are on the scaled axis, py takes an unscaled value.
  */
-export function scatterLayout(xs, ys, ux = null, uy = null, g = SCATTER) {
+export function scatterLayout(xs, ys, ux = null, uy = null, g = SCATTER, yScale = "linear") {
+  const f = Y_SCALES[yScale] || Y_SCALES.linear;
   const [xlo, xhi] = extent(xs, ux);
-  const [ylo, yhi] = extent(ys, uy);
+  const [ylo, yhi] = extent(Array.from(ys || [], f), uy ? Array.from(uy, f) : null);
   const x0 = g.left, x1 = g.width - g.right, y0 = g.top, y1 = g.height - g.bottom;
-  const geo = { width: g.width, height: g.height, x0, x1, y0, y1, xlo, xhi, ylo, yhi };
+  const geo = { width: g.width, height: g.height, x0, x1, y0, y1, xlo, xhi, ylo, yhi, yScale, f };
   geo.px = (v) => x0 + ((v - xlo) / (xhi - xlo)) * (x1 - x0);
-  geo.py = (v) => y1 - ((v - ylo) / (yhi - ylo)) * (y1 - y0);
+  geo.py = (v) => y1 - ((f(v) - ylo) / (yhi - ylo)) * (y1 - y0);
   return geo;
 }
 

@@ -35,8 +35,8 @@ function frame(ctx, x0, x1, y0, y1, t) {
  * selected latent. Drawn order: frame, neurons, latents, the selected latent (a filled disc of radius DOT + 2 in
  * COLORS.selected, drawn last). Returns {geo, points} (points: latent centres in CSS px).
  */
-export function drawScatter(canvas, { xs, ys, ux, uy, selected, xLabel, yLabel, t, guides = null }) {
-  const geo = scatterLayout(xs, ys, ux, uy);
+export function drawScatter(canvas, { xs, ys, ux, uy, selected, xLabel, yLabel, t, guides = null, yScale = "linear" }) {
+  const geo = scatterLayout(xs, ys, ux, uy, undefined, yScale);
   const ctx = sized(canvas, geo.width, geo.height);
   ctx.font = `11px ${t.family}`;
   frame(ctx, geo.x0, geo.x1, geo.y0, geo.y1, t);
@@ -47,7 +47,11 @@ export function drawScatter(canvas, { xs, ys, ux, uy, selected, xLabel, yLabel, 
   ctx.fillText(xLabel, (geo.x0 + geo.x1) / 2, geo.y1 + 18);
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
-  for (const v of [geo.ylo, (geo.ylo + geo.yhi) / 2, geo.yhi]) ctx.fillText(minus(v.toFixed(2)), geo.x0 - 4, geo.py(v));
+  // ticks at the bottom, middle and top of the (scaled) axis, labelled with the unscaled effect
+  const inv = (u) => (geo.yScale === "sqrt" ? Math.sign(u) * u * u : u);
+  for (const u of [geo.ylo, (geo.ylo + geo.yhi) / 2, geo.yhi]) {
+    ctx.fillText(minus(inv(u).toFixed(2)), geo.x0 - 4, geo.py(inv(u)));
+  }
   ctx.save();
   ctx.translate(10, (geo.y0 + geo.y1) / 2);
   ctx.rotate(-Math.PI / 2);

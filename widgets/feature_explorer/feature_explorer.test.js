@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import { CONTEXT, extent, gap, histogram, HIT, latentKey, num, order, pct, pointAt, positions, readPacked, row, saeKey,
-  SCATTER, scatterLayout, shadeCode, shadeCss, shadeRgb, SORTS, tokenBoxes } from "./data.js";
+  SCATTER, scatterLayout, Y_SCALES, shadeCode, shadeCss, shadeRgb, SORTS, tokenBoxes } from "./data.js";
 
 test("order: largest first, NaN last, ties by index", () => {
   assert.deepEqual(order(Float32Array.from([0.2, NaN, 0.9, 0.2, -1])), [2, 0, 3, 4, 1]);
@@ -99,4 +99,14 @@ test("the correlational-versus-causal gap counts well-correlated points without 
   assert.deepEqual(gap(best, causal, 0.9, 0.1), { well: 3, none: 1 }); // 0.9 counts; NaN and 0.5 do not
   assert.deepEqual(gap(best, causal, 0.9, 0.3), { well: 3, none: 2 });
   assert.deepEqual(gap(best, causal, NaN, 0.1), { well: 0, none: 0 });
+});
+
+test("the square-root causal axis spreads small effects; py takes the unscaled value", () => {
+  assert.equal(Y_SCALES.sqrt(4), 2);
+  assert.equal(Y_SCALES.sqrt(-9), -3);
+  assert.equal(Y_SCALES.sqrt(0), 0);
+  const g = scatterLayout([0, 1], [0, 4], null, null, SCATTER, "sqrt");
+  assert.deepEqual([g.ylo, g.yhi], [-0.1, 2.1]); // the extent of sqrt(0) .. sqrt(4), padded
+  assert.ok(Math.abs(g.py(1) - (264 - (1.1 / 2.2) * 252)) < 1e-9); // sqrt(1) = 1 sits in the middle
+  assert.equal(scatterLayout([0, 1], [0, 4]).yScale, "linear");
 });

@@ -52,7 +52,16 @@ function render({ model, el: host }) {
   }
   const sortBox = el("label", "wb-fe-field", "sort by ");
   sortBox.append(sortSel);
-  controls.append(saeBox, sortBox);
+  const yScaleSel = el("select", "wb-fe-yscale");
+  yScaleSel.setAttribute("aria-label", "scale of the scatter's causal-effect axis");
+  for (const [k, text] of [["linear", "linear"], ["sqrt", "square root"]]) {
+    const o = el("option", "", text);
+    o.value = k;
+    yScaleSel.append(o);
+  }
+  const yScaleBox = el("label", "wb-fe-field", "causal axis ");
+  yScaleBox.append(yScaleSel);
+  controls.append(saeBox, sortBox, yScaleBox);
   const saeStats = el("div", "wb-fe-saestats");
   const note = kernelNote("wb-fe-kernelnote");
 
@@ -164,11 +173,11 @@ function render({ model, el: host }) {
     const uy = summary.unit_causal ? summary.unit_causal.data : null;
     const out = drawScatter(scatter, { xs: sp.arrays.best.data, ys: sp.arrays.causal.data, ux, uy,
       selected: model.get("latent"), xLabel: "correlational: best label score", yLabel: "causal effect", t,
-      guides: { x: info.well_correlated ?? NaN, y: info.no_effect ?? NaN } });
+      guides: { x: info.well_correlated ?? NaN, y: info.no_effect ?? NaN }, yScale: yScaleSel.value });
     points = out.points;
     const g = out.geo;
     Object.assign(scatter.dataset, { x0: g.x0, x1: g.x1, y0: g.y0, y1: g.y1, xlo: g.xlo, xhi: g.xhi, ylo: g.ylo,
-      yhi: g.yhi, sae: String(s), latent: String(model.get("latent")),
+      yhi: g.yhi, yScale: g.yScale, sae: String(s), latent: String(model.get("latent")),
       drawn: String(Number(scatter.dataset.drawn || 0) + 1) });
     scatter.setAttribute("aria-label", `best label score against causal effect for the ${info.n_latents} latents of `
       + `${info.saes[s]}; click a point to select its latent`);
@@ -356,6 +365,7 @@ function render({ model, el: host }) {
   // --------------------------------------------------------------------------------------------------- events
   saeSel.addEventListener("change", () => save({ sae: Number(saeSel.value) }));
   sortSel.addEventListener("change", () => save({ sort: sortSel.value }));
+  yScaleSel.addEventListener("change", draw); // a view setting: nothing to sync
   const at = (e) => {
     const r = scatter.getBoundingClientRect();
     return [e.clientX - r.left, e.clientY - r.top];

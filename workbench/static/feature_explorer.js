@@ -166,13 +166,18 @@ function extent(...arrays) {
   const pad = 0.05 * (hi - lo);
   return [lo - pad, hi + pad];
 }
-function scatterLayout(xs, ys, ux = null, uy = null, g = SCATTER) {
+var Y_SCALES = {
+  linear: (v) => v,
+  sqrt: (v) => Math.sign(v) * Math.sqrt(Math.abs(v))
+};
+function scatterLayout(xs, ys, ux = null, uy = null, g = SCATTER, yScale = "linear") {
+  const f = Y_SCALES[yScale] || Y_SCALES.linear;
   const [xlo, xhi] = extent(xs, ux);
-  const [ylo, yhi] = extent(ys, uy);
+  const [ylo, yhi] = extent(Array.from(ys || [], f), uy ? Array.from(uy, f) : null);
   const x0 = g.left, x1 = g.width - g.right, y0 = g.top, y1 = g.height - g.bottom;
-  const geo = { width: g.width, height: g.height, x0, x1, y0, y1, xlo, xhi, ylo, yhi };
+  const geo = { width: g.width, height: g.height, x0, x1, y0, y1, xlo, xhi, ylo, yhi, yScale, f };
   geo.px = (v) => x0 + (v - xlo) / (xhi - xlo) * (x1 - x0);
-  geo.py = (v) => y1 - (v - ylo) / (yhi - ylo) * (y1 - y0);
+  geo.py = (v) => y1 - (f(v) - ylo) / (yhi - ylo) * (y1 - y0);
   return geo;
 }
 function positions(geo, xs, ys) {
@@ -240,8 +245,8 @@ function frame(ctx, x0, x1, y0, y1, t) {
   ctx.lineWidth = 1;
   ctx.strokeRect(x0 + 0.5, y0 + 0.5, x1 - x0 - 1, y1 - y0 - 1);
 }
-function drawScatter(canvas, { xs, ys, ux, uy, selected, xLabel, yLabel, t, guides = null }) {
-  const geo = scatterLayout(xs, ys, ux, uy);
+function drawScatter(canvas, { xs, ys, ux, uy, selected, xLabel, yLabel, t, guides = null, yScale = "linear" }) {
+  const geo = scatterLayout(xs, ys, ux, uy, void 0, yScale);
   const ctx = sized(canvas, geo.width, geo.height);
   ctx.font = `11px ${t.family}`;
   frame(ctx, geo.x0, geo.x1, geo.y0, geo.y1, t);
@@ -252,7 +257,10 @@ function drawScatter(canvas, { xs, ys, ux, uy, selected, xLabel, yLabel, t, guid
   ctx.fillText(xLabel, (geo.x0 + geo.x1) / 2, geo.y1 + 18);
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
-  for (const v of [geo.ylo, (geo.ylo + geo.yhi) / 2, geo.yhi]) ctx.fillText(minus(v.toFixed(2)), geo.x0 - 4, geo.py(v));
+  const inv = (u) => geo.yScale === "sqrt" ? Math.sign(u) * u * u : u;
+  for (const u of [geo.ylo, (geo.ylo + geo.yhi) / 2, geo.yhi]) {
+    ctx.fillText(minus(inv(u).toFixed(2)), geo.x0 - 4, geo.py(inv(u)));
+  }
   ctx.save();
   ctx.translate(10, (geo.y0 + geo.y1) / 2);
   ctx.rotate(-Math.PI / 2);
@@ -433,7 +441,16 @@ function render({ model, el: host }) {
   }
   const sortBox = el("label", "wb-fe-field", "sort by ");
   sortBox.append(sortSel);
-  controls.append(saeBox, sortBox);
+  const yScaleSel = el("select", "wb-fe-yscale");
+  yScaleSel.setAttribute("aria-label", "scale of the scatter's causal-effect axis");
+  for (const [k, text] of [["linear", "linear"], ["sqrt", "square root"]]) {
+    const o = el("option", "", text);
+    o.value = k;
+    yScaleSel.append(o);
+  }
+  const yScaleBox = el("label", "wb-fe-field", "causal axis ");
+  yScaleBox.append(yScaleSel);
+  controls.append(saeBox, sortBox, yScaleBox);
   const saeStats = el("div", "wb-fe-saestats");
   const note = kernelNote("wb-fe-kernelnote");
   const left = el("div", "wb-fe-left");
@@ -545,7 +562,8 @@ function render({ model, el: host }) {
       xLabel: "correlational: best label score",
       yLabel: "causal effect",
       t,
-      guides: { x: info.well_correlated ?? NaN, y: info.no_effect ?? NaN }
+      guides: { x: info.well_correlated ?? NaN, y: info.no_effect ?? NaN },
+      yScale: yScaleSel.value
     });
     points = out.points;
     const g = out.geo;
@@ -558,6 +576,7 @@ function render({ model, el: host }) {
       xhi: g.xhi,
       ylo: g.ylo,
       yhi: g.yhi,
+      yScale: g.yScale,
       sae: String(s),
       latent: String(model.get("latent")),
       drawn: String(Number(scatter.dataset.drawn || 0) + 1)
@@ -748,6 +767,7 @@ function render({ model, el: host }) {
   }
   saeSel.addEventListener("change", () => save({ sae: Number(saeSel.value) }));
   sortSel.addEventListener("change", () => save({ sort: sortSel.value }));
+  yScaleSel.addEventListener("change", draw);
   const at = (e) => {
     const r = scatter.getBoundingClientRect();
     return [e.clientX - r.left, e.clientY - r.top];
