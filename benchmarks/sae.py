@@ -75,7 +75,7 @@ def main() -> None:
         from workbench.analyses.sae.evaluate import _strings_where, detection_scores
         from workbench.analyses.sae.tasks import label_matrix, label_names
 
-        sae = load_sae(ROOT / "data" / "sae" / "saes" / str(ds["sae"].values[s]))
+        sae = load_sae(ROOT / "data" / "sae" / "dyck2" / str(ds["sae"].values[s]))
         times = []
         for _ in range(ROUNDS):
             t0 = time.perf_counter()

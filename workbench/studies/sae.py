@@ -1,35 +1,45 @@
-"""The shipped SAE study (``data/sae/``): a grid of sparse autoencoders on the Dyck-2 zoo model's residual stream,
+"""The shipped SAE study (``data/sae/``): grids of sparse autoencoders on two Dyck-2 models' residual streams,
 judged against the task's ground truth.
 
-The grid is :data:`ARCHITECTURES` x two sparsity levels each (:data:`SPARSITIES`) x :data:`SEEDS`, ``d_sae`` =
-:data:`D_SAE`, on the residual stream after the last block (resid layer :data:`LAYER`, where a linear probe reads
-depth and top-of-stack type best), trained on a precomputed buffer of :data:`BUFFER_STRINGS` strings traced with
-nnsight. Files:
+Two models of the same shape (GPT-2, 2 blocks, d=64, :mod:`workbench.zoo.dyck2`) and the same task:
 
-* ``data/sae/saes/<member>/``: every SAE in SAELens's layout (``cfg.json`` + ``sae_weights.safetensors``);
-* ``data/sae/dyck2.nc``: the evaluation Dataset (passes :func:`workbench.data.validate_sae`; the FeatureExplorer's
+* ``dyck2``: the zoo classifier, trained only on the answer at ``[end]`` (Dyck-2 word or near miss);
+* ``dyck2-lm``: the same architecture trained on that answer plus next-token prediction on the words (the
+  formal-language SAE paper trains language models on Dyck-2; predicting the next bracket needs the top of the stack
+  at every position). Trained by :func:`train_lm_model` (about 3 CPU minutes) and shipped to ``data/zoo/dyck2-lm``.
+
+Per model, the grid is :data:`ARCHITECTURES` x two sparsity levels each (:data:`SPARSITIES`) x :data:`SEEDS`,
+``d_sae`` = :data:`D_SAE`, on the residual stream after the last block (resid layer :data:`LAYER`), trained on a
+precomputed buffer of :data:`BUFFER_STRINGS` strings traced with nnsight. Files:
+
+* ``data/sae/<model>/<member>/``: every SAE in SAELens's layout (``cfg.json`` + ``sae_weights.safetensors``);
+* ``data/sae/<model>.nc``: the evaluation Dataset (passes :func:`workbench.data.validate_sae`; the FeatureExplorer's
   input): reconstruction, spliced accuracy, detection and causal effect per latent, the neuron baseline, and the
   Hungarian match of every SAE to the next seed of its architecture and sparsity.
 
-Regenerate (about 5 minutes on 2 cores)::
+Regenerate (about 5 minutes per model on 2 cores; ``--train-lm-model`` first retrains ``dyck2-lm``)::
 
     python -m workbench.studies.sae --out data/sae
+    python -m workbench.studies.sae --train-lm-model --zoo data/zoo --out data/sae
 
 Finished SAEs are kept (an interrupted run resumes; ``--force`` retrains them).
 
->>> len(ARCHITECTURES) * 2 * len(SEEDS)
-18
+>>> len(ARCHITECTURES) * 2 * len(SEEDS), MODELS
+(18, ('dyck2', 'dyck2-lm'))
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-MODEL = "dyck2"
+MODELS = ("dyck2", "dyck2-lm")
 LAYER, SITE = 2, "resid"
 ARCHITECTURES = ("relu_l1", "topk", "batchtopk")
 SPARSITIES = {"relu_l1": (0.003, 0.03), "topk": (2, 8), "batchtopk": (2, 8)}
@@ -38,10 +48,63 @@ D_SAE = 128
 BUFFER_STRINGS = 2000
 SETTINGS = {"d_sae": D_SAE, "steps": 1500, "batch_size": 512, "lr": 2e-3}
 EVAL_STRINGS, SHOW_STRINGS = 300, 30
+#: Training of ``dyck2-lm``: the zoo classifier's settings (workbench.zoo.dyck2.DEFAULTS) and objective, plus
+#: next-token cross-entropy on the words (weight 1).
+LM_STEPS = 3000
 
 
-def run(out: Path, force: bool = False, workers: int = 1, progress: bool = True) -> list[Path]:
-    """Train the grid (resumably) and write the evaluation Dataset; return the paths written."""
+def lm_loss(model: Any, batch: Any) -> Any:
+    """The classifier's cross-entropy at ``[end]`` plus next-token cross-entropy over the Dyck-2 words (label 1)
+    up to their ``[end]``."""
+    import torch
+    from torch import nn
+
+    from workbench.zoo import dyck2
+
+    ids, labels = batch
+    logits = model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+    end = dyck2.end_positions(ids)
+    cls = nn.functional.cross_entropy(logits[torch.arange(ids.shape[0]), end][:, :2], labels)
+    target = ids[:, 1:]
+    keep = (labels[:, None] == 1) & (torch.arange(target.shape[1])[None, :] < end[:, None])
+    return cls + nn.functional.cross_entropy(logits[:, :-1][keep], target[keep])
+
+
+def train_lm_model(zoo: Path, work: Path | None = None, progress: bool = True) -> Path:
+    """Train ``dyck2-lm`` (resumable in ``work``) and ship it to ``zoo/dyck2-lm`` with a ``training.json``."""
+    import numpy as np
+
+    from workbench.zoo import dyck2
+    from workbench.zoo.train import TrainConfig, train
+
+    s = {**dyck2.DEFAULTS, "steps": LM_STEPS}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(work) if work is not None else Path(tmp)
+        t0 = time.time()
+        model = dyck2.build_model(s["n_layer"], s["n_head"], s["init_seed"])
+        cfg = TrainConfig(steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], weight_decay=s["weight_decay"],
+                          warmup_steps=s["warmup_steps"], data_seed=s["data_seed"], schedule=s["schedule"],
+                          min_lr_ratio=s["min_lr_ratio"], resume_every=max(100, s["steps"] // 10),
+                          extra={"task": "dyck2", "objective": "answer at [end] + next token on words"})
+        res = train(model, lm_loss, dyck2.sample_batch, cfg, work, tokenizer=dyck2.make_tokenizer(),
+                    progress=progress)
+        dest = Path(zoo) / "dyck2-lm"
+        tmp_dest = dest.with_name(dest.name + ".tmp")
+        shutil.rmtree(tmp_dest, ignore_errors=True)
+        shutil.copytree(res.final, tmp_dest)
+        meta = {"step": s["steps"], "settings": s, "objective": "cross-entropy of the answer at [end] + next-token "
+                "cross-entropy over the Dyck-2 words", "seconds": round(time.time() - t0, 1),
+                "validation": {"seed": dyck2.EVAL_SEED, "size": dyck2.EVAL_SIZE, **dyck2.evaluate(model)},
+                "final_loss": round(float(np.mean(res.losses[-50:])), 5),
+                "regenerate": "python -m workbench.studies.sae --train-lm-model --zoo data/zoo --out data/sae"}
+        (tmp_dest / "training.json").write_text(json.dumps(meta, indent=1))
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp_dest.rename(dest)
+    return dest
+
+
+def run_model(name: str, out: Path, force: bool = False, workers: int = 1, progress: bool = True) -> list[Path]:
+    """Train one model's grid (resumably) and write its evaluation Dataset; return the paths written."""
     import workbench as wb
     from workbench.analyses.sae import (ActivationBuffer, collect, get_task, grid_members, hook_name, load_sae,
                                         train_grid)
@@ -49,11 +112,11 @@ def run(out: Path, force: bool = False, workers: int = 1, progress: bool = True)
     from workbench.data import save, validate_sae
 
     out = Path(out)
-    saes_dir = out / "saes"
+    saes_dir = out / name
     if force and saes_dir.exists():
         shutil.rmtree(saes_dir)
-    model = wb.load_model(MODEL)
-    task = get_task(MODEL)
+    model = wb.load_model(name)
+    task = get_task(name)
     with tempfile.TemporaryDirectory() as tmp:
         buf_path = Path(tmp) / "acts.safetensors"
         ActivationBuffer(collect(model, task, LAYER, SITE, BUFFER_STRINGS, seed=0)).save(str(buf_path))
@@ -75,17 +138,28 @@ def run(out: Path, force: bool = False, workers: int = 1, progress: bool = True)
                   progress=progress)
     ds.attrs["regenerate"] = "python -m workbench.studies.sae --out data/sae"
     validate_sae(ds)
-    path = save(ds, out / "dyck2.nc", compress=True)
+    path = save(ds, out / f"{name}.nc", compress=True)
     return [path, saes_dir]
+
+
+def run(out: Path, force: bool = False, workers: int = 1, progress: bool = True,
+        models: Sequence[str] = MODELS) -> list[Path]:
+    """Every model's grid and Dataset."""
+    return [p for name in models for p in run_model(name, out, force, workers, progress)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m workbench.studies.sae", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=Path("data/sae"))
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     ap.add_argument("--force", action="store_true", help="retrain SAEs that exist")
     ap.add_argument("--workers", type=int, default=1, help="Dask worker processes for the grid")
+    ap.add_argument("--train-lm-model", action="store_true", help="first (re)train the dyck2-lm zoo model")
+    ap.add_argument("--zoo", type=Path, default=Path("data/zoo"), help="zoo folder for --train-lm-model")
     a = ap.parse_args(argv)
-    for path in run(a.out, a.force, a.workers):
+    if a.train_lm_model:
+        print(f"wrote {train_lm_model(a.zoo)}")
+    for path in run(a.out, a.force, a.workers, models=a.models):
         size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
         print(f"wrote {path} ({size / 1e6:.2f} MB)")
     return 0

@@ -129,7 +129,7 @@ def _dyck2_task() -> Task:
 
 TASKS: dict[str, Callable[[], Task]] = {"dyck": _dyck1_task, "dyck2": _dyck2_task}
 #: Which task each zoo model is trained on.
-MODEL_TASKS: dict[str, str] = {"dyck2": "dyck2", "dyck-hierarchical": "dyck", "dyck-nonnegative": "dyck",
+MODEL_TASKS: dict[str, str] = {"dyck2": "dyck2", "dyck2-lm": "dyck2", "dyck-hierarchical": "dyck", "dyck-nonnegative": "dyck",
                                "dyck-sign-matching": "dyck", "dyck-violation-detecting": "dyck"}
 
 
