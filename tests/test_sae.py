@@ -383,3 +383,42 @@ def test_grid_records_a_failed_member_and_goes_on(tmp_path):
     again = train_grid(source, out, ["topk"], {"topk": [2]}, [0, 1], settings={"d_sae": 8, "steps": 3},
                        progress=False)
     assert again == {"topk-k2-seed0": "skipped", "topk-k2-seed1": "done"}
+
+
+def test_killed_grid_resumes_without_redoing_finished_members(tmp_path):
+    """Kill a running grid (the whole process group, Dask workers included) once a member is written; the rerun
+    skips the written members and trains the rest."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    buf = tmp_path / "acts.safetensors"
+    ActivationBuffer(torch.randn(2000, 16)).save(str(buf))
+    out = tmp_path / "grid"
+    script = (
+        "import sys; from workbench.analyses.sae import train_grid\n"
+        f"s = train_grid({{'kind': 'buffer', 'path': {str(buf)!r}}}, {str(out)!r}, ['topk'], {{'topk': [2]}}, "
+        "[0, 1, 2, 3], settings={'d_sae': 32, 'steps': 1500, 'batch_size': 256}, progress=False)\n"
+        "print(s)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not (out.is_dir() and any((p / "cfg.json").is_file()
+                                                                   for p in out.iterdir())):
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finished = {p.name: (p / "sae_weights.safetensors").stat().st_mtime_ns for p in out.iterdir()
+                if (p / "cfg.json").is_file()}
+    assert 1 <= len(finished) < 4, finished
+    status = train_grid({"kind": "buffer", "path": str(buf)}, out, ["topk"], {"topk": [2]}, [0, 1, 2, 3],
+                        settings={"d_sae": 32, "steps": 1500, "batch_size": 256}, progress=False)
+    assert {k for k, v in status.items() if v == "skipped"} == set(finished)
+    assert all(v in ("skipped", "done") for v in status.values())
+    for key, mtime in finished.items():
+        assert (out / key / "sae_weights.safetensors").stat().st_mtime_ns == mtime
+    assert len([p for p in out.iterdir() if (p / "cfg.json").is_file()]) == 4
