@@ -321,10 +321,9 @@ def test_causal_effect_matches_a_plain_torch_hook(small_eval):
         finally:
             handle.remove()
     diffs = np.abs(ablated - clean)
-    if len(strings) <= 6:
-        assert eff[j] == pytest.approx(diffs[strings].mean(), rel=1e-3, abs=1e-5)
-    else:  # evaluate drew 6 of them: its mean lies within theirs
-        assert diffs[strings].min() - 1e-5 <= eff[j] <= diffs[strings].max() + 1e-5
+    if len(strings) > 6:  # evaluate draws 6 of them, with a generator seeded per latent
+        strings = np.sort(np.random.default_rng([1234, 5, j]).choice(strings, 6, replace=False))
+    assert eff[j] == pytest.approx(diffs[strings].mean(), rel=1e-3, abs=1e-5)
     # the site's zero-ablation baseline and the clean accuracy, recomputed
     assert float(ds.clean_metric) == pytest.approx(((clean > 0) == s["label"]).mean())
 

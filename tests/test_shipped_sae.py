@@ -98,3 +98,64 @@ def test_validate_sae_errors(ds):
         validate_sae(bad)
     with pytest.raises(DataModelError, match="must be an xarray.Dataset"):
         validate_sae(ds.activation)
+
+
+def test_next_bracket_causal_effect_matches_a_plain_torch_hook():
+    """dyck2-lm: the best top-of-stack latent's effect on the next-bracket margin, recomputed with a forward hook on
+    block 1 (resid layer 2) over the same strings, and the margin itself with a plain loop over positions."""
+    from workbench.analyses.sae.tasks import label_matrix, label_names, next_bracket_margin
+    from workbench.zoo import dyck2
+
+    ds = wb.load(ROOT / "dyck2-lm.nc")
+    model, task = wb.load_model("dyck2-lm"), get_task("dyck2-lm")
+    top = ds.detection.sel(label="top_type=square")
+    s_i, j = np.unravel_index(int(np.nanargmax(top.values)), top.shape)
+    key = str(ds.sae.values[s_i])
+    sae = load_sae(ROOT / "dyck2-lm" / key)
+    s = task.samples(int(ds.attrs["n_eval_strings"]), int(ds.attrs["eval_seed"]))
+    names = label_names(task)
+    best = int(np.nanargmax(ds.detection.sel(sae=key).isel(latent=j).values))
+    lab = label_matrix(s, names)[:, best]
+    strings = np.unique(s["string"][lab > 0.5])
+    if len(strings) > int(ds.attrs["max_strings"]):
+        strings = np.sort(np.random.default_rng([int(ds.attrs["eval_seed"]), 5, int(j)]).choice(
+            strings, int(ds.attrs["max_strings"]), replace=False))
+    hf = model.envoy._module
+    ids = torch.as_tensor(s["ids"][strings])
+
+    def hook(mod, inp, out):
+        h = out[0] if isinstance(out, tuple) else out
+        new = h - sae.encode(h)[..., j: j + 1] * sae.W_dec[j]
+        return (new, *out[1:]) if isinstance(out, tuple) else new
+
+    def margin(logits):  # an independent loop: the matching closer minus the other one, while a bracket is open
+        v = dyck2.VOCAB
+        out = []
+        for r, row in enumerate(ids.tolist()):
+            stack, vals = [], []
+            for p, t in enumerate(row):
+                if t in (v["[end]"], v["[pad]"]):
+                    break
+                if t in (v["("], v["["]):
+                    stack.append(v[")"] if t == v["("] else v["]"])
+                elif stack and stack[-1] == t:
+                    stack.pop()
+                elif t in (v[")"], v["]"]):
+                    break
+                if stack:
+                    right = stack[-1]
+                    wrong = v["]"] if right == v[")"] else v[")"]
+                    vals.append(float(logits[r, p, right] - logits[r, p, wrong]))
+            out.append(np.mean(vals) if vals else 0.0)
+        return np.array(out)
+
+    with torch.no_grad():
+        clean = hf(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+        handle = hf.transformer.h[1].register_forward_hook(hook)
+        try:
+            ablated = hf(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+        finally:
+            handle.remove()
+    np.testing.assert_allclose(next_bracket_margin(clean, ids.numpy()).numpy(), margin(clean), atol=1e-4)
+    want = np.abs(margin(ablated) - margin(clean)).mean()
+    assert float(ds.causal_effect_next_bracket.sel(sae=key).isel(latent=j)) == pytest.approx(want, rel=1e-3, abs=1e-4)

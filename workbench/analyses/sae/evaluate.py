@@ -93,13 +93,30 @@ def detection_scores(scores: np.ndarray, labels: np.ndarray, names: Sequence[str
 
 
 # ------------------------------------------------------------------------------------------------ interventions
+def _read(task: Task, logits: torch.Tensor, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Every output of the task from one pass's logits: the answer (key ``""``) and each extra readout."""
+    logits = logits.float()
+    out = {"": task.readout(logits, ids).numpy()}
+    for name, fn in task.readouts.items():
+        out[name] = fn(logits, ids).numpy()
+    return out
+
+
 def _outputs(model: Model, task: Task, ids: np.ndarray, layer: int, site: str, edit: Any = None,
-             chunk: int = 512) -> np.ndarray:
-    out = []
+             chunk: int = 512) -> dict[str, np.ndarray]:
+    parts: list[dict[str, np.ndarray]] = []
     for i in range(0, len(ids), chunk):
         _, logits = trace_site(model, ids[i: i + chunk], layer, site, edit=edit, logits=True)
-        out.append(task.readout(logits.float(), ids[i: i + chunk]).numpy())
-    return np.concatenate(out)
+        parts.append(_read(task, logits, ids[i: i + chunk]))
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _site_effects(clean: dict[str, np.ndarray], zero: dict[str, np.ndarray]) -> dict[str, float]:
+    return {k: float(np.mean(np.abs(clean[k] - zero[k]))) for k in clean}
+
+
+def _suffix(name: str) -> str:
+    return f"_{name}" if name else ""
 
 
 def _accuracy(output: np.ndarray, label: np.ndarray) -> float:
@@ -108,7 +125,9 @@ def _accuracy(output: np.ndarray, label: np.ndarray) -> float:
 
 def _strings_where(samples: dict[str, Any], label_col: np.ndarray, name: str, n_strings: int,
                    max_strings: int, rng: np.random.Generator) -> np.ndarray:
-    """Strings with at least one token where label ``name`` is on (depth: at least 1), at most ``max_strings``."""
+    """Strings with at least one token where label ``name`` is on (depth: at least 1), at most ``max_strings``
+    (drawn with ``rng``, which callers seed per unit: ``[seed, 5, latent]``, ``[seed, 6, neuron]``,
+    ``[seed, 7, dimension]``)."""
     on = label_col > 0.5  # binary: positive; depth: at least 1
     hit = np.zeros(n_strings, dtype=bool)
     hit[np.asarray(samples["string"])[on]] = True
@@ -118,16 +137,13 @@ def _strings_where(samples: dict[str, Any], label_col: np.ndarray, name: str, n_
     return idx
 
 
-def _ablation_effects(model: Model, task: Task, ids: np.ndarray, layer: int, site: str, clean: np.ndarray,
-                      strings: list[np.ndarray], make_edit: Any, rows_per_pass: int, desc: str,
-                      progress: bool) -> np.ndarray:
-    """Mean |output(edited) - output(clean)| per unit, over its own strings; ``make_edit(units)`` returns the edit
-    for a batch whose row r ablates unit ``units[r]``."""
-    effect = np.full(len(strings), np.nan)
+def _ablation_effects(model: Model, task: Task, ids: np.ndarray, layer: int, site: str,
+                      clean: dict[str, np.ndarray], strings: list[np.ndarray], make_edit: Any, rows_per_pass: int,
+                      desc: str, progress: bool) -> dict[str, np.ndarray]:
+    """Mean |output(edited) - output(clean)| per unit and output, over the unit's own strings; ``make_edit(units)``
+    returns the edit for a batch whose row r ablates unit ``units[r]``."""
     rows = [(u, s) for u, ss in enumerate(strings) for s in ss]
-    if not rows:
-        return effect
-    total = np.zeros(len(strings))
+    total = {k: np.zeros(len(strings)) for k in clean}
     count = np.zeros(len(strings))
     for i in tqdm(range(0, len(rows), rows_per_pass), desc=desc, disable=not progress, leave=False):
         part = rows[i: i + rows_per_pass]
@@ -135,12 +151,20 @@ def _ablation_effects(model: Model, task: Task, ids: np.ndarray, layer: int, sit
         who = np.array([s for _, s in part])
         sub = ids[who]
         _, logits = trace_site(model, sub, layer, site, edit=make_edit(units), logits=True)
-        out = task.readout(logits.float(), sub).numpy()
-        np.add.at(total, units, np.abs(out - clean[who]))
+        for k, out in _read(task, logits, sub).items():
+            np.add.at(total[k], units, np.abs(out - clean[k][who]))
         np.add.at(count, units, 1)
+    return _means(total, count)
+
+
+def _means(total: dict[str, np.ndarray], count: np.ndarray) -> dict[str, np.ndarray]:
     has = count > 0
-    effect[has] = total[has] / count[has]
-    return effect
+    out = {}
+    for k, t in total.items():
+        e = np.full(len(count), np.nan)
+        e[has] = t[has] / count[has]
+        out[k] = e
+    return out
 
 
 def _latent_ablation(sae: SparseAutoencoder):
@@ -158,7 +182,8 @@ def _latent_ablation(sae: SparseAutoencoder):
 # --------------------------------------------------------------------------------------------------------- SAEs
 @torch.no_grad()
 def evaluate_sae(model: Model, task: Task, sae: SparseAutoencoder, samples: dict[str, Any], acts: torch.Tensor,
-                 layer: int, site: str, *, clean: np.ndarray, zero: np.ndarray, max_strings: int = 32,
+                 layer: int, site: str, *, clean: dict[str, np.ndarray], zero: dict[str, np.ndarray],
+                 max_strings: int = 32,
                  rows_per_pass: int = 2048, seed: int = 0, progress: bool = True) -> dict[str, np.ndarray]:
     """Every per-SAE and per-latent score of one SAE on the evaluation samples (``acts`` are their activations,
     ``clean``/``zero`` the per-string outputs of the untouched and site-zero-ablated model)."""
@@ -177,17 +202,18 @@ def evaluate_sae(model: Model, task: Task, sae: SparseAutoencoder, samples: dict
     spliced = _outputs(model, task, ids, layer, site, edit=lambda x: sae(x))
     det = detection_scores(f.numpy(), labels, names)
     best = det.argmax(1)
-    rng = np.random.default_rng([int(seed), 5])
-    strings = [(_strings_where(samples, labels[:, b], names[b], len(ids), max_strings, rng) if freq[j] > 0
+    strings = [(_strings_where(samples, labels[:, b], names[b], len(ids), max_strings,
+                               np.random.default_rng([int(seed), 5, j])) if freq[j] > 0
                 else np.zeros(0, dtype=np.int64)) for j, b in enumerate(best)]
-    effect = _ablation_effects(model, task, ids, layer, site, clean, strings, _latent_ablation(sae), rows_per_pass,
-                               "latent ablations", progress)
-    site_effect = float(np.mean(np.abs(clean - zero)))
+    effects = _ablation_effects(model, task, ids, layer, site, clean, strings, _latent_ablation(sae), rows_per_pass,
+                                "latent ablations", progress)
+    whole = _site_effects(clean, zero)
     return {"fvu": fvu, "l0": float(active.sum(1).mean()), "dead_share": float((freq == 0).mean()),
-            "dense_share": float((freq > DENSE).mean()), "spliced_metric": _accuracy(spliced, string_label),
-            "spliced_output_change": float(np.mean(np.abs(spliced - clean))),
-            "frequency": freq, "detection": det, "causal_effect": effect,
-            "causal_effect_share": effect / max(site_effect, 1e-12), "f": f.numpy()}
+            "dense_share": float((freq > DENSE).mean()), "spliced_metric": _accuracy(spliced[""], string_label),
+            "spliced_output_change": float(np.mean(np.abs(spliced[""] - clean[""]))),
+            "frequency": freq, "detection": det, "f": f.numpy(),
+            **{f"causal_effect{_suffix(k)}": e for k, e in effects.items()},
+            **{f"causal_effect_share{_suffix(k)}": e / max(whole[k], 1e-12) for k, e in effects.items()}}
 
 
 def decoder_tokens(model: Model, sae: SparseAutoencoder, top: int = TOP_TOKENS) -> tuple[np.ndarray, np.ndarray]:
@@ -224,7 +250,8 @@ def neuron_block(layer: int, site: str) -> int | None:
 
 @torch.no_grad()
 def unit_baseline(model: Model, task: Task, samples: dict[str, Any], acts: torch.Tensor, layer: int, site: str,
-                  clean: np.ndarray, zero: np.ndarray, max_strings: int = 32, rows_per_pass: int = 2048,
+                  clean: dict[str, np.ndarray], zero: dict[str, np.ndarray], max_strings: int = 32,
+                  rows_per_pass: int = 2048,
                   seed: int = 0, progress: bool = True) -> xr.Dataset:
     """Detection and causal effect of the model's own units: MLP neurons (zero-ablated) and the site's dimensions
     (mean-ablated), on the same samples and strings rule as the SAE latents."""
@@ -232,8 +259,8 @@ def unit_baseline(model: Model, task: Task, samples: dict[str, Any], acts: torch
     labels = label_matrix(samples, names)
     ids = np.asarray(samples["ids"])
     mask = torch.as_tensor(real_mask(samples))
-    rng = np.random.default_rng([int(seed), 6])
-    kinds, index, det_all, eff_all = [], [], [], []
+    kinds, index, det_all = [], [], []
+    eff_all: dict[str, list[np.ndarray]] = {k: [] for k in clean}
     block = neuron_block(layer, site)
     if block is not None:
         proj = _neuron_module(model, block)
@@ -245,15 +272,18 @@ def unit_baseline(model: Model, task: Task, samples: dict[str, Any], acts: torch
             neurons.append(h.float()[mask[i: i + 256]])
         neu = torch.cat(neurons)
         det = detection_scores(neu.numpy(), labels, names)
-        strings = [_strings_where(samples, labels[:, b], names[b], len(ids), max_strings, rng) for b in det.argmax(1)]
+        strings = [_strings_where(samples, labels[:, b], names[b], len(ids), max_strings,
+                                  np.random.default_rng([int(seed), 6, u])) for u, b in enumerate(det.argmax(1))]
 
         eff = _neuron_effects(model, task, ids, layer, site, proj, clean, strings, rows_per_pass, progress)
         kinds += ["neuron"] * neu.shape[1]
         index += list(range(neu.shape[1]))
         det_all.append(det)
-        eff_all.append(eff)
+        for k in clean:
+            eff_all[k].append(eff[k])
     det = detection_scores(acts.numpy(), labels, names)
-    strings = [_strings_where(samples, labels[:, b], names[b], len(ids), max_strings, rng) for b in det.argmax(1)]
+    strings = [_strings_where(samples, labels[:, b], names[b], len(ids), max_strings,
+                              np.random.default_rng([int(seed), 7, u])) for u, b in enumerate(det.argmax(1))]
     mean = acts.mean(0)
 
     def make_dim(units: np.ndarray):
@@ -269,13 +299,16 @@ def unit_baseline(model: Model, task: Task, samples: dict[str, Any], acts: torch
     kinds += ["residual" if site == "resid" else site] * acts.shape[1]
     index += list(range(acts.shape[1]))
     det_all.append(det)
-    eff_all.append(eff)
-    site_effect = float(np.mean(np.abs(clean - zero)))
-    effect = np.concatenate(eff_all)
+    for k in clean:
+        eff_all[k].append(eff[k])
+    whole = _site_effects(clean, zero)
+    variables: dict[str, Any] = {"unit_detection": (("unit", "label"), np.concatenate(det_all).astype(np.float32))}
+    for k in clean:
+        effect = np.concatenate(eff_all[k])
+        variables[f"unit_causal_effect{_suffix(k)}"] = ("unit", effect.astype(np.float32))
+        variables[f"unit_causal_effect_share{_suffix(k)}"] = ("unit", (effect / max(whole[k], 1e-12)).astype(np.float32))
     return xr.Dataset(
-        {"unit_detection": (("unit", "label"), np.concatenate(det_all).astype(np.float32)),
-         "unit_causal_effect": ("unit", effect.astype(np.float32)),
-         "unit_causal_effect_share": ("unit", (effect / max(site_effect, 1e-12)).astype(np.float32))},
+        variables,
         coords={"unit_kind": ("unit", np.array(kinds, dtype=object)), "unit_index": ("unit", np.array(index)),
                 "label": np.array(names, dtype=object)})
 
@@ -287,11 +320,11 @@ def _batch(ids: np.ndarray):
 
 
 def _neuron_effects(model: Model, task: Task, ids: np.ndarray, layer: int, site: str, proj: Any,
-                    clean: np.ndarray, strings: list[np.ndarray], rows_per_pass: int, progress: bool) -> np.ndarray:
+                    clean: dict[str, np.ndarray], strings: list[np.ndarray], rows_per_pass: int,
+                    progress: bool) -> dict[str, np.ndarray]:
     """Zero-ablate neuron u (the input of the MLP's output projection) at every position, per row."""
-    effect = np.full(len(strings), np.nan)
     rows = [(u, s) for u, ss in enumerate(strings) for s in ss]
-    total, count = np.zeros(len(strings)), np.zeros(len(strings))
+    total, count = {k: np.zeros(len(strings)) for k in clean}, np.zeros(len(strings))
     envoy = model.envoy
     for i in tqdm(range(0, len(rows), rows_per_pass), desc="neuron ablations", disable=not progress, leave=False):
         part = rows[i: i + rows_per_pass]
@@ -304,12 +337,10 @@ def _neuron_effects(model: Model, task: Task, ids: np.ndarray, layer: int, site:
             keep = 1 - torch.nn.functional.one_hot(j, h.shape[-1]).to(h.dtype)[:, None, :]
             proj.input = h * keep
             logits = envoy.output.logits.save()
-        out = task.readout(logits.float(), sub).numpy()
-        np.add.at(total, units, np.abs(out - clean[who]))
+        for k, out in _read(task, logits, sub).items():
+            np.add.at(total[k], units, np.abs(out - clean[k][who]))
         np.add.at(count, units, 1)
-    has = count > 0
-    effect[has] = total[has] / count[has]
-    return effect
+    return _means(total, count)
 
 
 # ------------------------------------------------------------------------------------------------------ the grid
@@ -385,8 +416,8 @@ def evaluate(model: Model, task: Task, saes: Mapping[str, SparseAutoencoder], la
     ds = xr.Dataset(
         {"activation": (("sae", "sample", "latent"), act),
          "detection": (("sae", "latent", "label"), stack("detection", (L, len(names))).astype(np.float32)),
-         "causal_effect": (("sae", "latent"), stack("causal_effect", (L,)).astype(np.float32)),
-         "causal_effect_share": (("sae", "latent"), stack("causal_effect_share", (L,)).astype(np.float32)),
+         **{f"{v}{_suffix(k)}": (("sae", "latent"), stack(f"{v}{_suffix(k)}", (L,)).astype(np.float32))
+            for k in clean for v in ("causal_effect", "causal_effect_share")},
          "frequency": (("sae", "latent"), stack("frequency", (L,)).astype(np.float32)),
          "match_cosine": (("sae", "latent"), match_cos.astype(np.float32)),
          "match_latent": (("sae", "latent"), match_lat),
@@ -395,9 +426,9 @@ def evaluate(model: Model, task: Task, saes: Mapping[str, SparseAutoencoder], la
          "decoder_top_logits": (("sae", "latent", "rank"), top_logit),
          **{name: ("sae", np.array([p[name] for p in per], dtype=np.float64))
             for name in ("fvu", "l0", "dead_share", "dense_share", "spliced_metric", "spliced_output_change")},
-         "zero_ablation_metric": ((), _accuracy(zero, string_label)),
-         "clean_metric": ((), _accuracy(clean, string_label)),
-         "site_effect": ((), float(np.mean(np.abs(clean - zero))))},
+         "zero_ablation_metric": ((), _accuracy(zero[""], string_label)),
+         "clean_metric": ((), _accuracy(clean[""], string_label)),
+         **{f"site_effect{_suffix(k)}": ((), v) for k, v in _site_effects(clean, zero).items()}},
         coords={"sae": np.array(keys, dtype=object), "architecture": ("sae", np.array(arch, dtype=object)),
                 "sparsity": ("sae", np.array(sparsity)), "seed": ("sae", np.array(seeds)),
                 "latent": np.arange(L), "label": np.array(names, dtype=object), "rank": np.arange(R),
@@ -412,7 +443,9 @@ def evaluate(model: Model, task: Task, saes: Mapping[str, SparseAutoencoder], la
                                metric="accuracy of sign(class logit difference at [end]) against the string's class",
                                detection="max(AUROC, 1 - AUROC) for binary labels, |Pearson r| for depth",
                                causal="mean |output change| when the latent is ablated at every position, over "
-                                      "strings where its best label is on"))
+                                      "strings where its best label is on",
+                               extra_outputs="; ".join(f"{k}: " + " ".join((fn.__doc__ or k).split("\n\n")[0].split())
+                                                       for k, fn in task.readouts.items())))
     if units:
         base = unit_baseline(model, task, samples, acts, layer, site, clean, zero, max_strings=max_strings,
                              seed=seed, progress=progress)

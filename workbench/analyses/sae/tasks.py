@@ -39,7 +39,8 @@ class Task:
     string_label: Callable[[dict[str, Any]], np.ndarray]
     labels: tuple[str, ...] = ("depth", "top_type", "violation")
     top_types: tuple[int, ...] = (1, 2)
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: Further per-string outputs scored beside the answer (their causal effects get the name as a suffix).
+    readouts: dict[str, Callable[[torch.Tensor, np.ndarray], torch.Tensor]] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------------------- Dyck-1
@@ -127,9 +128,59 @@ def _dyck2_task() -> Task:
                 lambda s: np.asarray(s["label"], dtype=np.int64), top_types=(1, 2))
 
 
-TASKS: dict[str, Callable[[], Task]] = {"dyck": _dyck1_task, "dyck2": _dyck2_task}
+def next_bracket_margin(logits: torch.Tensor, ids: np.ndarray) -> torch.Tensor:
+    """Mean over the positions of a string where an open bracket is on the stack (before any violation and before
+    ``[end]``) of logit(the closer that matches it) - logit(the other closer): how well the next-token head knows the
+    top of the stack. 0 for a string with no such position.
+
+    >>> from workbench.zoo import dyck2
+    >>> ids = np.array([[dyck2.VOCAB[t] for t in ("[start]", "(", "[", "]", ")", "[end]")]])
+    >>> logits = torch.zeros(1, 6, len(dyck2.VOCAB)); logits[0, :, dyck2.VOCAB[")"]] = 1.0
+    >>> round(float(next_bracket_margin(logits, ids)[0]), 4)  # after "(": +1; after "([": -1; after "([]": +1
+    0.3333
+    """
+    from workbench.zoo import dyck2
+
+    v = dyck2.VOCAB
+    close = {v["("]: v[")"], v["["]: v["]"]}
+    other = {v[")"]: v["]"], v["]"]: v[")"]}
+    ids = np.asarray(ids)
+    rows, cols, right, wrong = [], [], [], []
+    for r, row in enumerate(ids):
+        stack: list[int] = []
+        for p, t in enumerate(row):
+            t = int(t)
+            if t == v["[end]"] or t == v["[pad]"]:
+                break
+            if t in close:
+                stack.append(close[t])
+            elif t in other:
+                if not stack or stack[-1] != t:
+                    break  # a violation: the prefix is no longer a word's
+                stack.pop()
+            if stack:
+                rows.append(r)
+                cols.append(p)
+                right.append(stack[-1])
+                wrong.append(other[stack[-1]])
+    out = torch.zeros(ids.shape[0])
+    if rows:
+        r, c = torch.as_tensor(rows), torch.as_tensor(cols)
+        margin = logits[r, c, torch.as_tensor(right)] - logits[r, c, torch.as_tensor(wrong)]
+        out.index_add_(0, r, margin.float())
+        out /= torch.bincount(r, minlength=ids.shape[0]).clamp_min(1).float()
+    return out
+
+
+def _dyck2_lm_task() -> Task:
+    base = _dyck2_task()
+    return Task("dyck2-lm", base.samples, base.readout, base.string_label, top_types=(1, 2),
+                readouts={"next_bracket": next_bracket_margin})
+
+
+TASKS: dict[str, Callable[[], Task]] = {"dyck": _dyck1_task, "dyck2": _dyck2_task, "dyck2-lm": _dyck2_lm_task}
 #: Which task each zoo model is trained on.
-MODEL_TASKS: dict[str, str] = {"dyck2": "dyck2", "dyck2-lm": "dyck2", "dyck-hierarchical": "dyck", "dyck-nonnegative": "dyck",
+MODEL_TASKS: dict[str, str] = {"dyck2": "dyck2", "dyck2-lm": "dyck2-lm", "dyck-hierarchical": "dyck", "dyck-nonnegative": "dyck",
                                "dyck-sign-matching": "dyck", "dyck-violation-detecting": "dyck"}
 
 
