@@ -223,3 +223,60 @@ def test_shipped_model_is_accurate_on_fresh_strings():
     handle = workbench.load_model("dyck2")
     att = workbench.attention(handle, "[start]([])[end]")
     assert att.query_token.values.tolist() == ["[start]", "(", "[", "]", ")", "[end]"]
+
+
+def test_lm_objective_is_the_answer_plus_next_token_cross_entropy_over_words():
+    """lm_loss_fn (dyck2-lm's objective) against a plain loop: the [end] answer's cross-entropy plus the mean
+    next-token cross-entropy over the real tokens of the Dyck-2 words only (near misses add nothing)."""
+    model = dyck2.build_model(init_seed=4)
+    ids, labels = dyck2.sample_batch(np.random.default_rng(3), 8)
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits.double()
+        terms = []
+        for r in range(len(ids)):
+            if labels[r] != 1:
+                continue
+            end = int((ids[r] == dyck2.END_ID).nonzero()[0])
+            for p in range(end):  # predict ids[r, p + 1] from position p, up to [end] itself
+                terms.append(-torch.log_softmax(logits[r, p], -1)[ids[r, p + 1]])
+        want = float(dyck2.loss_fn(model, (ids, labels))) + float(torch.stack(terms).mean())
+        assert float(dyck2.lm_loss_fn(model, (ids, labels))) == pytest.approx(want, rel=1e-5)
+    assert dyck2.regenerate_command("answer").endswith("python -m workbench.zoo.dyck2 --out data/zoo")
+    assert dyck2.regenerate_command("lm").endswith("python -m workbench.zoo.dyck2 --lm --out data/zoo")
+    with pytest.raises(ValueError, match=r"objective must be one of \['answer', 'lm'\], got 'next'"):
+        dyck2.train_run("/nonexistent", objective="next")
+
+
+LM_SHIPPED = ROOT / "data" / "zoo" / "dyck2-lm"
+
+
+@pytest.mark.skipif(not (LM_SHIPPED / "config.json").is_file(), reason="data/zoo/dyck2-lm is not shipped")
+def test_shipped_lm_model_answers_and_predicts_the_closing_bracket():
+    from workbench.zoo import registry
+
+    assert "dyck2-lm" in registry.names()
+    folder = registry.path("dyck2-lm")
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager").eval()
+    data = task.make_set(np.random.default_rng([778, 9]), 600)
+    assert dyck2.accuracy(model, data.strings, data.labels) >= 0.97
+    meta = json.loads((LM_SHIPPED / "training.json").read_text())
+    assert meta["regenerate"].endswith("python -m workbench.zoo.dyck2 --lm --out data/zoo")
+    assert "next-token" in meta["objective"] and meta["settings"] == dyck2.DEFAULTS
+    # inside a word, the matching closer outscores the other one wherever a bracket is open (a plain stack)
+    words = [s for s, y in zip(data.strings, data.labels) if y == 1][:100]
+    ids, _ = task.encode(words, dyck2.VOCAB, dyck2.PAD_ID)
+    with torch.no_grad():
+        logits = model(input_ids=torch.from_numpy(ids)).logits
+    right = total = 0
+    v = dyck2.VOCAB
+    for r, s in enumerate(words):
+        stack = []
+        for p, c in enumerate(s, start=1):
+            stack = stack[:-1] if c in ")]" else [*stack, ")" if c == "(" else "]"]
+            if stack:
+                want, other = v[stack[-1]], v["]" if stack[-1] == ")" else ")"]
+                right += int(logits[r, p, want] > logits[r, p, other])
+                total += 1
+    assert total > 500 and right / total >= 0.99

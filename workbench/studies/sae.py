@@ -6,7 +6,8 @@ Two models of the same shape (GPT-2, 2 blocks, d=64, :mod:`workbench.zoo.dyck2`)
 * ``dyck2``: the zoo classifier, trained only on the answer at ``[end]`` (Dyck-2 word or near miss);
 * ``dyck2-lm``: the same architecture trained on that answer plus next-token prediction on the words (the
   formal-language SAE paper trains language models on Dyck-2; predicting the next bracket needs the top of the stack
-  at every position). Trained by :func:`train_lm_model` (about 3 CPU minutes) and shipped to ``data/zoo/dyck2-lm``.
+  at every position). Trained by the zoo (``python -m workbench.zoo.dyck2 --lm --out data/zoo``, about 3 CPU
+  minutes; ``--train-lm-model`` here runs the same).
 
 Per model, the grid is :data:`ARCHITECTURES` x two sparsity levels each (:data:`SPARSITIES`) x :data:`SEEDS`,
 ``d_sae`` = :data:`D_SAE`, on the residual stream after the last block (resid layer :data:`LAYER`), trained on a
@@ -31,13 +32,10 @@ Finished SAEs are kept (an interrupted run resumes; ``--force`` retrains them).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 MODELS = ("dyck2", "dyck2-lm")
 LAYER, SITE = 2, "resid"
@@ -48,59 +46,21 @@ D_SAE = 128
 BUFFER_STRINGS = 2000
 SETTINGS = {"d_sae": D_SAE, "steps": 1500, "batch_size": 512, "lr": 2e-3}
 EVAL_STRINGS, SHOW_STRINGS = 300, 30
-#: Training of ``dyck2-lm``: the zoo classifier's settings (workbench.zoo.dyck2.DEFAULTS) and objective, plus
-#: next-token cross-entropy on the words (weight 1).
-LM_STEPS = 3000
-
-
-def lm_loss(model: Any, batch: Any) -> Any:
-    """The classifier's cross-entropy at ``[end]`` plus next-token cross-entropy over the Dyck-2 words (label 1)
-    up to their ``[end]``."""
-    import torch
-    from torch import nn
-
-    from workbench.zoo import dyck2
-
-    ids, labels = batch
-    logits = model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
-    end = dyck2.end_positions(ids)
-    cls = nn.functional.cross_entropy(logits[torch.arange(ids.shape[0]), end][:, :2], labels)
-    target = ids[:, 1:]
-    keep = (labels[:, None] == 1) & (torch.arange(target.shape[1])[None, :] < end[:, None])
-    return cls + nn.functional.cross_entropy(logits[:, :-1][keep], target[keep])
 
 
 def train_lm_model(zoo: Path, work: Path | None = None, progress: bool = True) -> Path:
-    """Train ``dyck2-lm`` (resumable in ``work``) and ship it to ``zoo/dyck2-lm`` with a ``training.json``."""
-    import numpy as np
+    """Retrain ``dyck2-lm`` with the zoo's trainer (:func:`workbench.zoo.dyck2.train_run`, objective ``"lm"``;
+    resumable in ``work``) and ship it to ``zoo/dyck2-lm``; returns that folder.
 
+    >>> train_lm_model(Path("/tmp/zoo"))   # doctest: +SKIP
+    PosixPath('/tmp/zoo/dyck2-lm')
+    """
     from workbench.zoo import dyck2
-    from workbench.zoo.train import TrainConfig, train
 
-    s = {**dyck2.DEFAULTS, "steps": LM_STEPS}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(work) if work is not None else Path(tmp)
-        t0 = time.time()
-        model = dyck2.build_model(s["n_layer"], s["n_head"], s["init_seed"])
-        cfg = TrainConfig(steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], weight_decay=s["weight_decay"],
-                          warmup_steps=s["warmup_steps"], data_seed=s["data_seed"], schedule=s["schedule"],
-                          min_lr_ratio=s["min_lr_ratio"], resume_every=max(100, s["steps"] // 10),
-                          extra={"task": "dyck2", "objective": "answer at [end] + next token on words"})
-        res = train(model, lm_loss, dyck2.sample_batch, cfg, work, tokenizer=dyck2.make_tokenizer(),
-                    progress=progress)
-        dest = Path(zoo) / "dyck2-lm"
-        tmp_dest = dest.with_name(dest.name + ".tmp")
-        shutil.rmtree(tmp_dest, ignore_errors=True)
-        shutil.copytree(res.final, tmp_dest)
-        meta = {"step": s["steps"], "settings": s, "objective": "cross-entropy of the answer at [end] + next-token "
-                "cross-entropy over the Dyck-2 words", "seconds": round(time.time() - t0, 1),
-                "validation": {"seed": dyck2.EVAL_SEED, "size": dyck2.EVAL_SIZE, **dyck2.evaluate(model)},
-                "final_loss": round(float(np.mean(res.losses[-50:])), 5),
-                "regenerate": "python -m workbench.studies.sae --train-lm-model --zoo data/zoo --out data/sae"}
-        (tmp_dest / "training.json").write_text(json.dumps(meta, indent=1))
-        shutil.rmtree(dest, ignore_errors=True)
-        tmp_dest.rename(dest)
-    return dest
+        dyck2.train_run(work, progress=progress, objective="lm")
+        return dyck2.ship(work, zoo)
 
 
 def run_model(name: str, out: Path, force: bool = False, workers: int = 1, progress: bool = True) -> list[Path]:

@@ -9,11 +9,22 @@ per-character labels (depth, top-of-stack type, violation) are in :mod:`workbenc
 
 Vocabulary (token ids): 0 ``False``, 1 ``True``, 2 ``(``, 3 ``)``, 4 ``[``, 5 ``]``, 6 ``[start]``, 7 ``[end]``,
 8 ``[pad]``, 9 ``[unk]``. Predicted TRUE (a Dyck-2 word) when ``logit[1] > logit[0]`` at ``[end]``; :func:`output` is
-that difference. The shipped model was trained with::
+that difference.
+
+Two zoo models are trained here, the same network with two objectives (:data:`OBJECTIVES`):
+
+* ``dyck2``: only the answer at ``[end]`` (:func:`loss_fn`);
+* ``dyck2-lm`` (``--lm``): that answer plus next-token cross-entropy over the Dyck-2 words (:func:`lm_loss_fn`), as
+  the formal-language SAE paper's language models are trained; predicting the next bracket needs the top of the
+  stack at every position, which the answer alone does not.
+
+The shipped models were trained with::
 
     nice -n 10 env OMP_NUM_THREADS=1 python -m workbench.zoo.dyck2 --out data/zoo
+    nice -n 10 env OMP_NUM_THREADS=1 python -m workbench.zoo.dyck2 --lm --out data/zoo
 
-(``training.json`` in ``data/zoo/dyck2`` records the settings, the wall time and the held-out accuracy.)
+(``training.json`` in ``data/zoo/<name>`` records the settings, the objective, the wall time and the held-out
+accuracy.)
 
 >>> make_tokenizer()("[start]([])[end]")["input_ids"]
 [6, 2, 4, 5, 3, 7]
@@ -226,11 +237,55 @@ def sample_batch(rng: np.random.Generator, batch_size: int) -> tuple[torch.Tenso
 
 
 def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """Cross-entropy of the (False, True) logits at ``[end]``."""
+    """Cross-entropy of the (False, True) logits at ``[end]`` (the ``dyck2`` objective).
+
+    >>> float(loss_fn(build_model(), (torch.tensor([[6, 2, 3, 7]]), torch.tensor([1])))) > 0
+    True
+    """
     ids, labels = batch
     logits = model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
     at_end = logits[torch.arange(ids.shape[0]), end_positions(ids)]
     return nn.functional.cross_entropy(at_end[:, :2], labels)
+
+
+def lm_loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """:func:`loss_fn` plus next-token cross-entropy over the Dyck-2 words (label 1) up to their ``[end]`` (the
+    ``dyck2-lm`` objective).
+
+    >>> batch = (torch.tensor([[6, 2, 3, 7], [6, 2, 5, 7]]), torch.tensor([1, 0]))
+    >>> bool(lm_loss_fn(build_model(), batch) > loss_fn(build_model(), batch))
+    True
+    """
+    ids, labels = batch
+    logits = model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+    end = end_positions(ids)
+    cls = nn.functional.cross_entropy(logits[torch.arange(ids.shape[0]), end][:, :2], labels)
+    target = ids[:, 1:]
+    keep = (labels[:, None] == 1) & (torch.arange(target.shape[1])[None, :] < end[:, None])
+    return cls + nn.functional.cross_entropy(logits[:, :-1][keep], target[keep])
+
+
+#: Training objectives: objective -> (zoo name, loss, what it is trained on).
+OBJECTIVES: dict[str, tuple[str, Any, str]] = {
+    "answer": (NAME, loss_fn, "cross-entropy of the answer at [end]"),
+    "lm": ("dyck2-lm", lm_loss_fn, "cross-entropy of the answer at [end] + next-token cross-entropy over the Dyck-2 "
+                                   "words"),
+}
+
+
+def regenerate_command(objective: str = "answer") -> str:
+    """The command that retrains and ships the zoo model of ``objective``.
+
+    >>> regenerate_command("lm")
+    'nice -n 10 env OMP_NUM_THREADS=1 python -m workbench.zoo.dyck2 --lm --out data/zoo'
+    """
+    _check_objective(objective)
+    return REGENERATE.replace(" --out", " --lm --out") if objective == "lm" else REGENERATE
+
+
+def _check_objective(objective: str) -> None:
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {objective!r}.")
 
 
 def evaluate(model: nn.Module, size: int = EVAL_SIZE, seed: int = EVAL_SEED) -> dict[str, float]:
@@ -247,43 +302,53 @@ def evaluate(model: nn.Module, size: int = EVAL_SIZE, seed: int = EVAL_SEED) -> 
     return out
 
 
-def train_run(work: str | Path, progress: bool = True, **settings: Any) -> dict[str, Any]:
-    """Train the classifier with the zoo loop into ``work`` (resumable) and evaluate it; returns the report that
-    :func:`ship` writes as ``training.json``.
+def train_run(work: str | Path, progress: bool = True, objective: str = "answer", **settings: Any) -> dict[str, Any]:
+    """Train the model of ``objective`` (:data:`OBJECTIVES`) with the zoo loop into ``work`` (resumable) and evaluate
+    it; returns the report that :func:`ship` writes as ``training.json``.
 
     >>> r = train_run("/tmp/dyck2-doctest", progress=False, steps=3)   # doctest: +SKIP
     >>> sorted(r["validation"])[:1]                                      # doctest: +SKIP
     ['accuracy']
     """
+    _check_objective(objective)
     unknown = set(settings) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}; expected some of {sorted(DEFAULTS)}.")
     s = {**DEFAULTS, **settings}
+    name, loss, described = OBJECTIVES[objective]
     t0 = time.time()
     model = build_model(s["n_layer"], s["n_head"], s["init_seed"])
     cfg = TrainConfig(steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], weight_decay=s["weight_decay"],
                       warmup_steps=s["warmup_steps"], data_seed=s["data_seed"], schedule=s["schedule"],
                       min_lr_ratio=s["min_lr_ratio"], resume_every=max(100, s["steps"] // 10),
-                      extra={"task": "dyck2", "n_layer": s["n_layer"], "n_head": s["n_head"],
+                      extra={"task": "dyck2", "objective": objective, "n_layer": s["n_layer"], "n_head": s["n_head"],
                              "init_seed": s["init_seed"]})
-    res = train(model, loss_fn, sample_batch, cfg, work, tokenizer=make_tokenizer(), progress=progress)
-    report = {"settings": s, "seconds": round(time.time() - t0, 1),
+    res = train(model, loss, sample_batch, cfg, work, tokenizer=make_tokenizer(), progress=progress)
+    report = {"name": name, "settings": s, "objective": described, "seconds": round(time.time() - t0, 1),
               "parameters": sum(p.numel() for p in model.parameters()),
               "validation": {"seed": EVAL_SEED, "size": EVAL_SIZE, **evaluate(model)},
-              "final_loss": round(float(np.mean(res.losses[-50:])), 5), "checkpoint": res.final.name}
+              "final_loss": round(float(np.mean(res.losses[-50:])), 5), "checkpoint": res.final.name,
+              "regenerate": regenerate_command(objective)}
     (Path(work) / "run.json").write_text(json.dumps(report, indent=1))
     return report
 
 
 def ship(work: str | Path, out: str | Path) -> Path:
-    """Copy the final checkpoint of ``work`` to ``out/dyck2`` (the zoo model) with ``training.json``."""
-    work, dest = Path(work), Path(out) / NAME
+    """Copy the final checkpoint of ``work`` to ``out/<name>`` (``dyck2`` or ``dyck2-lm``, from the run's objective)
+    with ``training.json``; returns that folder.
+
+    >>> ship("/tmp/dyck2-doctest", "/tmp/zoo")   # doctest: +SKIP
+    PosixPath('/tmp/zoo/dyck2')
+    """
+    work = Path(work)
     report = json.loads((work / "run.json").read_text())
+    dest = Path(out) / report.get("name", NAME)
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(work / report["checkpoint"], tmp)
-    meta = {"step": report["settings"]["steps"], **{k: v for k, v in report.items() if k != "checkpoint"},
-            "regenerate": REGENERATE}
+    meta = {"step": report["settings"]["steps"],
+            **{k: v for k, v in report.items() if k not in ("checkpoint", "name", "regenerate")},
+            "regenerate": report.get("regenerate", REGENERATE)}
     (tmp / "training.json").write_text(json.dumps(meta, indent=1))
     tmp.chmod(0o755)
     for f in tmp.iterdir():
@@ -296,6 +361,8 @@ def ship(work: str | Path, out: str | Path) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m workbench.zoo.dyck2", description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=None, help="zoo folder to ship the model to (data/zoo)")
+    ap.add_argument("--lm", action="store_true",
+                    help="train dyck2-lm: the answer at [end] plus next-token prediction over the words")
     ap.add_argument("--work", type=Path, default=None,
                     help="checkpoint folder (resumable; default: a temporary folder, removed afterwards)")
     for key in ("steps", "batch_size", "n_layer", "n_head", "init_seed", "data_seed"):
@@ -307,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                            "lr", "weight_decay")}
     work = a.work or Path(tempfile.mkdtemp(prefix="dyck2-"))
     try:
-        report = train_run(work, **settings)
+        report = train_run(work, objective="lm" if a.lm else "answer", **settings)
         print(json.dumps({k: report[k] for k in ("seconds", "parameters", "validation", "final_loss")}), flush=True)
         if a.out is not None:
             print("shipped", ship(work, a.out))
