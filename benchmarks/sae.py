@@ -9,10 +9,13 @@ variants train the same TopK SAE (k=4, d_sae=128, batch 512 activations, Adam) f
 * **buffer**: batches drawn from activations traced once beforehand (:class:`workbench.analyses.sae.ActivationBuffer`);
   the time to fill the buffer is printed beside it.
 
-Dashboard: one latent's data (:func:`workbench.analyses.sae.dashboard.latent_dashboard`: histogram, top contexts
-with every token's activation, label scores, causal effect, decoder tokens, cross-seed match) from the shipped
-Dataset ``data/sae/dyck2.nc``; and from scratch (trace 300 strings, encode, score the labels, ablate the latent
-inside the model on its strings, then the same summary). Medians of ``ROUNDS``.
+Dashboard: one latent's data as the FeatureExplorer sends it (:meth:`FeatureExplorer.latent_payload
+<workbench.widgets.feature_explorer.FeatureExplorer.latent_payload>`: the active samples' activations for the
+histogram and the top contexts with every token's activation, packed float32), from the shipped Dataset
+``data/sae/dyck2.nc`` (alternating between two SAEs, so each call reads its SAE's activations from the Dataset
+afresh); and from scratch: the analysis work for that one latent (:func:`workbench.analyses.sae.latent_scores`: trace
+300 strings, encode, score the labels, ablate the latent inside the model on its strings) followed by the widget
+built on those numbers (its payload and the SAE's scores). Medians of ``ROUNDS``.
 
 Run: python benchmarks/sae.py    (prints the buffer/streamed throughput ratio last)
 """
@@ -32,9 +35,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import workbench as wb  # noqa: E402
-from workbench.analyses.sae import (ActivationBuffer, activations_of, collect, get_task, stream,  # noqa: E402
-                                    train_sae)
-from workbench.analyses.sae.dashboard import latent_dashboard  # noqa: E402
+from workbench.analyses.sae import (ActivationBuffer, collect, get_task, latent_scores, load_sae,  # noqa: E402
+                                    stream, train_sae)
+from workbench.widgets import FeatureExplorer  # noqa: E402
 
 STEPS, BATCH, ROUNDS = int(os.environ.get("BENCH_STEPS", 200)), 512, int(os.environ.get("BENCH_ROUNDS", 3))
 LAYER, SITE = 2, "resid"
@@ -64,41 +67,32 @@ def main() -> None:
     if shipped.is_file():
         ds = wb.load(shipped)
         s = int(np.argmax(ds["l0"].values > 0))
+        other = (s + 1) % ds.sizes["sae"]
         latent = int(np.nanargmax(ds["detection"].isel(sae=s).max("label").values))
+        widget = FeatureExplorer(ds, sae=s, latent=latent, offline_budget=0)  # the kernel sends each pick's payload
         times = []
-        for _ in range(ROUNDS + 2):
+        for r in range(2 * ROUNDS):
             t0 = time.perf_counter()
-            latent_dashboard(ds, s, latent)
+            widget.latent_payload(s if r % 2 else other, latent)
             times.append(time.perf_counter() - t0)
-        print(f"one latent's dashboard data from the shipped Dataset: {statistics.median(times) * 1e3:.1f} ms")
-        from workbench.analyses.sae import load_sae
-        from workbench.analyses.sae.evaluate import _strings_where, detection_scores
-        from workbench.analyses.sae.tasks import label_matrix, label_names
+        print(f"one latent's widget payload from the shipped Dataset: {statistics.median(times) * 1e3:.1f} ms")
 
         sae = load_sae(ROOT / "data" / "sae" / "dyck2" / str(ds["sae"].values[s]))
+        a = ds.attrs
         times = []
         for _ in range(ROUNDS):
             t0 = time.perf_counter()
-            smp = task.samples(300, 1234)
-            x = activations_of(model, smp, LAYER, SITE)
-            with torch.no_grad():
-                f = sae.encode(x)[:, latent].numpy()
-            names = label_names(task)
-            labels = label_matrix(smp, names)
-            det = detection_scores(f[:, None], labels, names)[0]
-            strings = _strings_where(smp, labels[:, int(det.argmax())], names[int(det.argmax())], len(smp["ids"]), 32,
-                                     np.random.default_rng(0))
-            from workbench.analyses.sae.activations import trace_site
-
-            ids = np.asarray(smp["ids"])[strings]
-            d = sae.W_dec[latent]
-            _, clean = trace_site(model, ids, LAYER, SITE, logits=True)
-            _, ablated = trace_site(model, ids, LAYER, SITE, logits=True,
-                                    edit=lambda h: h - sae.encode(h)[..., latent: latent + 1] * d)
-            float((task.readout(ablated, ids) - task.readout(clean, ids)).abs().mean())
-            np.histogram(f[f > 0], bins=20)
+            got = latent_scores(model, task, sae, latent, LAYER, SITE, n_strings=int(a["n_eval_strings"]),
+                                seed=int(a["eval_seed"]), max_strings=int(a["max_strings"]))
+            one = ds.isel(sae=[s], latent=[latent]).copy(deep=True)  # the Dataset's layout; this latent's numbers
+            show = got["samples"]["string"] < int(a["n_show_strings"])
+            one["activation"].values[0, :, 0] = got["activation"][show]
+            one["detection"].values[0, 0] = got["detection"]
+            one["frequency"].values[0, 0] = got["frequency"]
+            one["causal_effect"].values[0, 0] = got["causal_effect"][""]
+            FeatureExplorer(one, offline_budget=0)  # builds the latent's payload and the SAE's scores
             times.append(time.perf_counter() - t0)
-        print(f"one latent's dashboard data from scratch (trace, encode, score, ablate): "
+        print(f"one latent's dashboard from scratch (trace, encode, score, ablate, then the widget's payload): "
               f"{statistics.median(times):.2f} s")
     else:
         print(f"no {shipped}: run python -m workbench.studies.sae --out data/sae for the dashboard timing")

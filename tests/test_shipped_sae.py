@@ -9,9 +9,8 @@ import pytest
 import torch
 
 import workbench as wb
-from workbench.analyses.sae import (MATCH_THRESHOLD, activations_of, get_task, grid_members, load_sae,
-                                    match_decoders)
-from workbench.analyses.sae.dashboard import latent_dashboard
+from workbench.analyses.sae import (MATCH_THRESHOLD, SAEError, activations_of, get_task, grid_members,
+                                    latent_scores, load_sae, match_decoders)
 from workbench.data import DataModelError, validate_sae
 
 ROOT = Path(__file__).resolve().parents[1] / "data" / "sae"
@@ -80,14 +79,30 @@ def test_readme_figures(ds):
     assert (m[rare] >= MATCH_THRESHOLD).mean() < (m[common] >= MATCH_THRESHOLD).mean()
 
 
-def test_latent_dashboard(ds):
-    d = latent_dashboard(ds, 0, int(np.nanargmax(ds.frequency.isel(sae=0).values)), top_k=3)
-    assert len(d["contexts"]) == 3 and d["contexts"][0]["max"] >= d["contexts"][-1]["max"]
-    a = ds.activation.isel(sae=0, latent=d["latent"]).values
-    assert sum(d["histogram"]["counts"]) == int((a > 0).sum())
-    assert set(d["detection"]) == set(map(str, ds.label.values))
-    with pytest.raises(ValueError, match="latent in 0..127"):
-        latent_dashboard(ds, 0, 500)
+def test_latent_scores_recompute_one_latent_of_the_dataset(ds):
+    """latent_scores (one latent, the benchmark's "from scratch") gives the Dataset's numbers for that latent: the
+    best top-of-stack latent and a ReLU one, every task output's causal effect included."""
+    model, task = wb.load_model(_name(ds)), get_task(_name(ds))
+    a = ds.attrs
+    top = ds.detection.sel(label=["top_type=round", "top_type=square"]).max("label")
+    s_i, j = np.unravel_index(int(np.nanargmax(top.values)), top.shape)
+    for key, lat in ((str(ds.sae.values[s_i]), int(j)), ("relu_l1-l1_0.003-seed1", 3)):
+        sae = load_sae(ROOT / _name(ds) / key)
+        got = latent_scores(model, task, sae, lat, int(a["layer"]), a["site"], n_strings=int(a["n_eval_strings"]),
+                            seed=int(a["eval_seed"]), max_strings=int(a["max_strings"]))
+        want = ds.sel(sae=key).isel(latent=lat)
+        np.testing.assert_allclose(got["detection"], want.detection.values, atol=1e-6)
+        assert got["frequency"] == pytest.approx(float(want.frequency), abs=1e-6)
+        assert got["best_label"] == str(ds.label.values[int(np.argmax(want.detection.values))])
+        assert 0 < len(got["strings"]) <= int(a["max_strings"])
+        for out, effect in got["causal_effect"].items():
+            name = f"causal_effect_{out}" if out else "causal_effect"
+            assert effect == pytest.approx(float(want[name]), rel=1e-4, abs=1e-6), (key, lat, name)
+        show = got["samples"]["string"] < int(a["n_show_strings"])
+        np.testing.assert_allclose(got["activation"][show], want.activation.values.astype(np.float32), rtol=2e-3,
+                                   atol=2e-3)
+    with pytest.raises(SAEError, match=r"latent must be an index in 0\.\.127, got 500"):
+        latent_scores(model, task, sae, 500, int(a["layer"]), a["site"])
 
 
 def test_validate_sae_errors(ds):

@@ -239,7 +239,7 @@ def sample_batch(rng: np.random.Generator, batch_size: int) -> tuple[torch.Tenso
 def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     """Cross-entropy of the (False, True) logits at ``[end]`` (the ``dyck2`` objective).
 
-    >>> float(loss_fn(build_model(), (torch.tensor([[6, 2, 3, 7]]), torch.tensor([1])))) > 0
+    >>> bool(loss_fn(build_model(), (torch.tensor([[6, 2, 3, 7]]), torch.tensor([1]))) > 0)
     True
     """
     ids, labels = batch

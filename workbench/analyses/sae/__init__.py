@@ -12,7 +12,8 @@ from workbench.analyses.sae.activations import (SITES, ActivationBuffer, activat
 from workbench.analyses.sae.architectures import (ARCHITECTURES, SPARSITY_MEANING, SAEError, SparseAutoencoder,
                                                   check_architecture)
 from workbench.analyses.sae.evaluate import (DENSE, NO_EFFECT, WELL_CORRELATED, correlational_causal_gap,
-                                             decoder_tokens, detection_scores, evaluate, evaluate_sae, unit_baseline)
+                                             decoder_tokens, detection_scores, evaluate, evaluate_sae, latent_scores,
+                                             unit_baseline)
 from workbench.analyses.sae.saelens_format import is_sae_folder, load_sae, read_cfg, save_sae
 from workbench.analyses.sae.stability import MATCH_THRESHOLD, match_decoders, stability_curve
 from workbench.analyses.sae.tasks import Task, get_task, label_matrix, label_names
@@ -21,6 +22,6 @@ from workbench.analyses.sae.train import grid_members, member_key, train_grid, t
 __all__ = ["SITES", "ActivationBuffer", "activations_of", "check_site", "collect", "hook_name", "stream",
            "trace_site", "ARCHITECTURES", "SPARSITY_MEANING", "SAEError", "SparseAutoencoder", "check_architecture",
            "DENSE", "NO_EFFECT", "WELL_CORRELATED", "correlational_causal_gap", "decoder_tokens", "detection_scores",
-           "evaluate", "evaluate_sae", "unit_baseline", "is_sae_folder", "load_sae", "read_cfg", "save_sae",
-           "MATCH_THRESHOLD", "match_decoders", "stability_curve", "Task", "get_task", "label_matrix", "label_names",
-           "grid_members", "member_key", "train_grid", "train_sae"]
+           "evaluate", "evaluate_sae", "latent_scores", "unit_baseline", "is_sae_folder", "load_sae", "read_cfg",
+           "save_sae", "MATCH_THRESHOLD", "match_decoders", "stability_curve", "Task", "get_task", "label_matrix",
+           "label_names", "grid_members", "member_key", "train_grid", "train_sae"]

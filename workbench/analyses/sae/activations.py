@@ -68,7 +68,11 @@ def hook_name(layer: int, site: str) -> str:
 
 
 def batch_of(ids: np.ndarray) -> Batch:
-    """A :class:`Batch` of right-padded task ids (causal attention: real tokens never see the padding)."""
+    """A :class:`Batch` of right-padded task ids (causal attention: real tokens never see the padding).
+
+    >>> batch_of(np.array([[6, 2, 3, 7]])).inputs["input_ids"].shape
+    torch.Size([1, 4])
+    """
     ids_t = torch.as_tensor(np.asarray(ids), dtype=torch.long)
     lengths = [ids_t.shape[1]] * ids_t.shape[0]
     return Batch(inputs={"input_ids": ids_t, "attention_mask": torch.ones_like(ids_t)},
@@ -77,7 +81,11 @@ def batch_of(ids: np.ndarray) -> Batch:
 
 
 def real_mask(samples: dict[str, Any]) -> np.ndarray:
-    """(string, position) bool: which cells of ``samples["ids"]`` are real tokens (the samples' rows, in order)."""
+    """(string, position) bool: which cells of ``samples["ids"]`` are real tokens (the samples' rows, in order).
+
+    >>> real_mask({"ids": np.zeros((2, 3)), "string": [0, 0, 1], "position": [0, 1, 0]}).astype(int).tolist()
+    [[1, 1, 0], [1, 0, 0]]
+    """
     ids = np.asarray(samples["ids"])
     mask = np.zeros(ids.shape, dtype=bool)
     mask[np.asarray(samples["string"]), np.asarray(samples["position"])] = True
@@ -89,7 +97,13 @@ def trace_site(model: Model, ids: np.ndarray, layer: int, site: str,
                logits: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One nnsight trace: the site's activation (string, position, d) and, with ``logits=True``, the final logits
     after ``edit`` (a function of the site's activation returning its replacement) was written back into the model.
-    Without ``logits`` the trace stops after the site."""
+    Without ``logits`` the trace stops after the site.
+
+    >>> import workbench as wb
+    >>> acts, logits = trace_site(wb.load_model("dyck2"), np.array([[6, 2, 3, 7]]), 2, "resid", logits=True)
+    >>> tuple(acts.shape), tuple(logits.shape)
+    ((1, 4, 64), (1, 4, 10))
+    """
     mod, attr = site_module(model, layer, site)
     envoy = model.envoy
     batch = batch_of(ids)
@@ -113,7 +127,13 @@ def trace_site(model: Model, ids: np.ndarray, layer: int, site: str,
 def collect(model: Model, task: Task, layer: int, site: str, n_strings: int, seed: int,
             batch_strings: int = 256) -> torch.Tensor:
     """Activations (sample, d) of every real token of ``task.samples(n_strings, seed)``, traced in batches.
-    Use it to fill a precomputed buffer (:class:`ActivationBuffer`)."""
+    Use it to fill a precomputed buffer (:class:`ActivationBuffer`).
+
+    >>> import workbench as wb
+    >>> from workbench.analyses.sae.tasks import get_task
+    >>> collect(wb.load_model("dyck2"), get_task("dyck2"), 1, "mlp", 3, seed=0).shape[1]
+    64
+    """
     check_site(model, layer, site)
     s = task.samples(int(n_strings), int(seed))
     return activations_of(model, s, layer, site, batch_strings)
@@ -121,7 +141,14 @@ def collect(model: Model, task: Task, layer: int, site: str, n_strings: int, see
 
 def activations_of(model: Model, samples: dict[str, Any], layer: int, site: str,
                    batch_strings: int = 256) -> torch.Tensor:
-    """Activations (sample, d) of the given samples, in their order."""
+    """Activations (sample, d) of the given samples, in their order (row i is sample i).
+
+    >>> import workbench as wb
+    >>> from workbench.zoo import dyck2
+    >>> s = dyck2.samples(2, seed=0)
+    >>> activations_of(wb.load_model("dyck2"), s, 2, "resid").shape[0] == len(s["string"])
+    True
+    """
     ids = np.asarray(samples["ids"])
     mask = real_mask(samples)
     out = []
@@ -134,7 +161,13 @@ def activations_of(model: Model, samples: dict[str, Any], layer: int, site: str,
 def stream(model: Model, task: Task, layer: int, site: str, tokens_per_batch: int, seed: int = 0,
            strings_per_trace: int = 64) -> Iterator[torch.Tensor]:
     """Endless (tokens_per_batch, d) batches of activations, streamed: fresh strings from the task generator are
-    traced (a new seed each time), their real tokens shuffled into a small reservoir, and batches drawn from it."""
+    traced (a new seed each time), their real tokens shuffled into a small reservoir, and batches drawn from it.
+
+    >>> import workbench as wb
+    >>> from workbench.analyses.sae.tasks import get_task
+    >>> next(stream(wb.load_model("dyck2"), get_task("dyck2"), 2, "resid", 100)).shape
+    torch.Size([100, 64])
+    """
     check_site(model, layer, site)
     rng = np.random.default_rng([int(seed), 2801])
     pool = torch.zeros(0)
@@ -167,9 +200,11 @@ class ActivationBuffer:
 
     @property
     def d(self) -> int:
+        """The activation size."""
         return int(self.acts.shape[1])
 
     def batches(self, size: int, seed: int) -> Iterator[torch.Tensor]:
+        """Endless batches of ``size`` rows, a fresh seeded permutation per pass (the whole buffer when smaller)."""
         g = torch.Generator().manual_seed(int(seed))
         n = self.acts.shape[0]
         while True:
@@ -185,6 +220,13 @@ class ActivationBuffer:
 
     @classmethod
     def load(cls, path: str) -> "ActivationBuffer":
+        """A buffer written by :meth:`save`.
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "acts.safetensors")
+        >>> ActivationBuffer(torch.ones(3, 2)).save(path); ActivationBuffer.load(path).d
+        2
+        """
         from safetensors.torch import load_file
 
         return cls(load_file(path)["acts"])

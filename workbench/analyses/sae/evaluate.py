@@ -74,6 +74,10 @@ def detection_scores(scores: np.ndarray, labels: np.ndarray, names: Sequence[str
 
     ``scores`` is (sample, unit), ``labels`` (sample, label) as from :func:`label_matrix`; a label array whose length
     is not the number of samples is refused.
+
+    >>> scores = np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 1.0], [4.0, 0.0]])
+    >>> detection_scores(scores, np.array([[0, 0], [1, 0], [2, 1], [3, 0]]), ["depth", "violation"]).round(3).tolist()
+    [[1.0, 0.667], [0.258, 1.0]]
     """
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.float64)
@@ -137,11 +141,11 @@ def _strings_where(samples: dict[str, Any], label_col: np.ndarray, name: str, n_
     return idx
 
 
-def _ablation_effects(model: Model, task: Task, ids: np.ndarray, layer: int, site: str,
-                      clean: dict[str, np.ndarray], strings: list[np.ndarray], make_edit: Any, rows_per_pass: int,
-                      desc: str, progress: bool) -> dict[str, np.ndarray]:
-    """Mean |output(edited) - output(clean)| per unit and output, over the unit's own strings; ``make_edit(units)``
-    returns the edit for a batch whose row r ablates unit ``units[r]``."""
+def _ablation_effects(task: Task, ids: np.ndarray, clean: dict[str, np.ndarray], strings: list[np.ndarray],
+                      run: Any, rows_per_pass: int, desc: str, progress: bool) -> dict[str, np.ndarray]:
+    """Mean |output(edited) - output(clean)| per unit and output, over the unit's own strings, in passes of
+    ``rows_per_pass`` (unit, string) rows; ``run(units, sub)`` returns the logits of the strings ``sub`` with row r's
+    unit ``units[r]`` ablated."""
     rows = [(u, s) for u, ss in enumerate(strings) for s in ss]
     total = {k: np.zeros(len(strings)) for k in clean}
     count = np.zeros(len(strings))
@@ -150,11 +154,15 @@ def _ablation_effects(model: Model, task: Task, ids: np.ndarray, layer: int, sit
         units = np.array([u for u, _ in part])
         who = np.array([s for _, s in part])
         sub = ids[who]
-        _, logits = trace_site(model, sub, layer, site, edit=make_edit(units), logits=True)
-        for k, out in _read(task, logits, sub).items():
+        for k, out in _read(task, run(units, sub), sub).items():
             np.add.at(total[k], units, np.abs(out - clean[k][who]))
         np.add.at(count, units, 1)
     return _means(total, count)
+
+
+def _site_edit(model: Model, layer: int, site: str, make_edit: Any) -> Any:
+    """``run`` for :func:`_ablation_effects` from ``make_edit(units)``, an edit of the site's output."""
+    return lambda units, sub: trace_site(model, sub, layer, site, edit=make_edit(units), logits=True)[1]
 
 
 def _means(total: dict[str, np.ndarray], count: np.ndarray) -> dict[str, np.ndarray]:
@@ -205,8 +213,8 @@ def evaluate_sae(model: Model, task: Task, sae: SparseAutoencoder, samples: dict
     strings = [(_strings_where(samples, labels[:, b], names[b], len(ids), max_strings,
                                np.random.default_rng([int(seed), 5, j])) if freq[j] > 0
                 else np.zeros(0, dtype=np.int64)) for j, b in enumerate(best)]
-    effects = _ablation_effects(model, task, ids, layer, site, clean, strings, _latent_ablation(sae), rows_per_pass,
-                                "latent ablations", progress)
+    effects = _ablation_effects(task, ids, clean, strings, _site_edit(model, layer, site, _latent_ablation(sae)),
+                                rows_per_pass, "latent ablations", progress)
     whole = _site_effects(clean, zero)
     return {"fvu": fvu, "l0": float(active.sum(1).mean()), "dead_share": float((freq == 0).mean()),
             "dense_share": float((freq > DENSE).mean()), "spliced_metric": _accuracy(spliced[""], string_label),
@@ -214,6 +222,53 @@ def evaluate_sae(model: Model, task: Task, sae: SparseAutoencoder, samples: dict
             "frequency": freq, "detection": det, "f": f.numpy(),
             **{f"causal_effect{_suffix(k)}": e for k, e in effects.items()},
             **{f"causal_effect_share{_suffix(k)}": e / max(whole[k], 1e-12) for k, e in effects.items()}}
+
+
+@torch.no_grad()
+def latent_scores(model: Model, task: Task, sae: SparseAutoencoder, latent: int, layer: int, site: str, *,
+                  n_strings: int = 300, seed: int = 1234, max_strings: int = 32) -> dict[str, Any]:
+    """One latent's scores by the rules of :func:`evaluate`, without scoring the others: the same evaluation samples
+    (``task.samples(n_strings, seed)``) and the same strings for the ablation (drawn with ``[seed, 5, latent]``), so
+    ``detection``, ``frequency`` and ``causal_effect`` equal the Dataset's for that latent.
+
+    Returns ``activation`` (every evaluation token), ``frequency``, ``detection`` (per label of
+    ``label_names(task)``), ``best_label``, ``strings`` (the ablated strings), ``causal_effect`` (per task output:
+    ``""`` for the answer, then each extra readout's name) and the ``samples``.
+
+    >>> import workbench as wb                                                                     # doctest: +SKIP
+    >>> r = latent_scores(wb.load_model("dyck2"), get_task("dyck2"), sae, 5, 2, "resid")          # doctest: +SKIP
+    >>> sorted(r)[:3]                                                                              # doctest: +SKIP
+    ['activation', 'best_label', 'causal_effect']
+    """
+    layer, site = check_site(model, layer, site)
+    if isinstance(latent, bool) or not isinstance(latent, (int, np.integer)) or not 0 <= latent < sae.d_sae:
+        raise SAEError(f"latent must be an index in 0..{sae.d_sae - 1}, got {latent!r}.")
+    latent = int(latent)
+    samples = task.samples(int(n_strings), int(seed))
+    acts = activations_of(model, samples, layer, site)
+    if acts.shape[1] != sae.d_in:
+        raise SAEError(f"the SAE takes inputs of size d_in={sae.d_in}, but the activations at layer {layer} site "
+                       f"{site!r} have size {acts.shape[1]}.")
+    names = label_names(task)
+    labels = label_matrix(samples, names)
+    f = sae.encode(acts)[:, latent].numpy()
+    det = detection_scores(f[:, None], labels, names)[0]
+    best = int(det.argmax())
+    ids = np.asarray(samples["ids"])
+    strings = (_strings_where(samples, labels[:, best], names[best], len(ids), max_strings,
+                              np.random.default_rng([int(seed), 5, latent])) if (f > 0).any()
+               else np.zeros(0, dtype=np.int64))
+    sub = ids[strings]
+    if len(sub):
+        clean = _outputs(model, task, sub, layer, site)
+        ablate = _latent_ablation(sae)
+        run = _site_edit(model, layer, site, lambda units: ablate(np.full(len(units), latent)))
+        effects = _ablation_effects(task, sub, clean, [np.arange(len(sub))], run, 2048, "latent ablation", False)
+        effect = {k: float(v[0]) for k, v in effects.items()}
+    else:
+        effect = {k: float("nan") for k in ("", *task.readouts)}
+    return {"activation": f, "frequency": float((f > 0).mean()), "detection": det, "best_label": names[best],
+            "strings": strings, "causal_effect": effect, "samples": samples}
 
 
 def decoder_tokens(model: Model, sae: SparseAutoencoder, top: int = TOP_TOKENS) -> tuple[np.ndarray, np.ndarray]:
@@ -275,7 +330,8 @@ def unit_baseline(model: Model, task: Task, samples: dict[str, Any], acts: torch
         strings = [_strings_where(samples, labels[:, b], names[b], len(ids), max_strings,
                                   np.random.default_rng([int(seed), 6, u])) for u, b in enumerate(det.argmax(1))]
 
-        eff = _neuron_effects(model, task, ids, layer, site, proj, clean, strings, rows_per_pass, progress)
+        eff = _ablation_effects(task, ids, clean, strings, _neuron_ablation(model, proj), rows_per_pass,
+                                "neuron ablations", progress)
         kinds += ["neuron"] * neu.shape[1]
         index += list(range(neu.shape[1]))
         det_all.append(det)
@@ -294,7 +350,7 @@ def unit_baseline(model: Model, task: Task, samples: dict[str, Any], acts: torch
             return x * (1 - hot) + mean.to(x.dtype) * hot
         return edit
 
-    eff = _ablation_effects(model, task, ids, layer, site, clean, strings, make_dim, rows_per_pass,
+    eff = _ablation_effects(task, ids, clean, strings, _site_edit(model, layer, site, make_dim), rows_per_pass,
                             "dimension ablations", progress)
     kinds += ["residual" if site == "resid" else site] * acts.shape[1]
     index += list(range(acts.shape[1]))
@@ -306,7 +362,8 @@ def unit_baseline(model: Model, task: Task, samples: dict[str, Any], acts: torch
     for k in clean:
         effect = np.concatenate(eff_all[k])
         variables[f"unit_causal_effect{_suffix(k)}"] = ("unit", effect.astype(np.float32))
-        variables[f"unit_causal_effect_share{_suffix(k)}"] = ("unit", (effect / max(whole[k], 1e-12)).astype(np.float32))
+        share = effect / max(whole[k], 1e-12)
+        variables[f"unit_causal_effect_share{_suffix(k)}"] = ("unit", share.astype(np.float32))
     return xr.Dataset(
         variables,
         coords={"unit_kind": ("unit", np.array(kinds, dtype=object)), "unit_index": ("unit", np.array(index)),
@@ -319,28 +376,18 @@ def _batch(ids: np.ndarray):
     return batch_of(ids)
 
 
-def _neuron_effects(model: Model, task: Task, ids: np.ndarray, layer: int, site: str, proj: Any,
-                    clean: dict[str, np.ndarray], strings: list[np.ndarray], rows_per_pass: int,
-                    progress: bool) -> dict[str, np.ndarray]:
-    """Zero-ablate neuron u (the input of the MLP's output projection) at every position, per row."""
-    rows = [(u, s) for u, ss in enumerate(strings) for s in ss]
-    total, count = {k: np.zeros(len(strings)) for k in clean}, np.zeros(len(strings))
-    envoy = model.envoy
-    for i in tqdm(range(0, len(rows), rows_per_pass), desc="neuron ablations", disable=not progress, leave=False):
-        part = rows[i: i + rows_per_pass]
-        units = np.array([u for u, _ in part])
-        who = np.array([s for _, s in part])
-        sub = ids[who]
+def _neuron_ablation(model: Model, proj: Any) -> Any:
+    """``run`` for :func:`_ablation_effects`: zero-ablate neuron ``units[r]`` (the input of the MLP's output
+    projection ``proj``) at every position of row r."""
+    def run(units: np.ndarray, sub: np.ndarray) -> torch.Tensor:
         j = torch.as_tensor(units)
-        with torch.no_grad(), model.trace(_batch(sub)) as tracer:
+        with torch.no_grad(), model.trace(_batch(sub)):
             h = proj.input
             keep = 1 - torch.nn.functional.one_hot(j, h.shape[-1]).to(h.dtype)[:, None, :]
             proj.input = h * keep
-            logits = envoy.output.logits.save()
-        for k, out in _read(task, logits, sub).items():
-            np.add.at(total[k], units, np.abs(out - clean[k][who]))
-        np.add.at(count, units, 1)
-    return _means(total, count)
+            logits = model.envoy.output.logits.save()
+        return logits
+    return run
 
 
 # ------------------------------------------------------------------------------------------------------ the grid
@@ -436,9 +483,9 @@ def evaluate(model: Model, task: Task, saes: Mapping[str, SparseAutoencoder], la
                 "char": ("sample", sel["char"]), "string": ("sample", sel["string"]),
                 "position": ("sample", sel["position"]), "depth": ("sample", sel["depth"]),
                 "top_type": ("sample", sel["top_type"]), "violation": ("sample", sel["violation"].astype(bool))},
-        attrs=model.provenance(f"sae:{task.name}", layer=int(layer), site=site, task_name=task.name, n_eval_strings=int(n_strings),
-                               n_eval_samples=int(len(samples["string"])), eval_seed=int(seed),
-                               n_show_strings=int(n_show_strings), max_strings=int(max_strings),
+        attrs=model.provenance(f"sae:{task.name}", layer=int(layer), site=site, task_name=task.name,
+                               n_eval_strings=int(n_strings), n_eval_samples=int(len(samples["string"])),
+                               eval_seed=int(seed), n_show_strings=int(n_show_strings), max_strings=int(max_strings),
                                dense=DENSE, well_correlated=WELL_CORRELATED, no_effect=NO_EFFECT,
                                metric="accuracy of sign(class logit difference at [end]) against the string's class",
                                detection="max(AUROC, 1 - AUROC) for binary labels, |Pearson r| for depth",
@@ -481,5 +528,5 @@ def correlational_causal_gap(ds: xr.Dataset, well: float = WELL_CORRELATED, no_e
     return out
 
 
-__all__ = ["evaluate", "evaluate_sae", "unit_baseline", "detection_scores", "decoder_tokens",
+__all__ = ["evaluate", "evaluate_sae", "latent_scores", "unit_baseline", "detection_scores", "decoder_tokens",
            "correlational_causal_gap", "neuron_block", "DENSE", "WELL_CORRELATED", "NO_EFFECT"]

@@ -39,6 +39,11 @@ def save_sae(sae: SparseAutoencoder, folder: str | os.PathLike, metadata: Mappin
     """Write ``sae`` to ``folder`` in SAELens's layout, atomically (a half-written folder never appears).
 
     ``metadata`` (JSON-able: hook name, model, layer, site, training record) goes to ``cfg.json``'s ``metadata``.
+
+    >>> import tempfile
+    >>> folder = save_sae(SparseAutoencoder(4, 8, "topk", k=2), Path(tempfile.mkdtemp()) / "sae")
+    >>> read_cfg(folder)["architecture"], load_sae(folder, d_in=4).k, is_sae_folder(folder)
+    ('topk', 2, True)
     """
     from safetensors.torch import save_file
 
@@ -74,7 +79,13 @@ def save_sae(sae: SparseAutoencoder, folder: str | os.PathLike, metadata: Mappin
 
 
 def read_cfg(folder: str | os.PathLike) -> dict[str, Any]:
-    """``cfg.json`` of an SAE folder, with one-sentence errors for a missing, corrupt or foreign one."""
+    """``cfg.json`` of an SAE folder, with one-sentence errors for a missing, corrupt or foreign one.
+
+    >>> read_cfg("/nonexistent/sae")
+    Traceback (most recent call last):
+    ...
+    workbench.analyses.sae.architectures.SAEError: SAE folder '/nonexistent/sae' does not exist or is not a directory.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise SAEError(f"SAE folder {str(folder)!r} does not exist or is not a directory.")
@@ -96,6 +107,10 @@ def load_sae(folder: str | os.PathLike, d_in: int | None = None) -> SparseAutoen
     SAE's input size (the activation size it will be applied to).
 
     Foreign architectures (gated, matryoshka, transcoders) and corrupt weights give one-sentence errors.
+
+    >>> sae = load_sae("data/sae/dyck2/topk-k2-seed0", d_in=64)                        # doctest: +SKIP
+    >>> sae.architecture, sae.d_sae                                                   # doctest: +SKIP
+    ('topk', 128)
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -157,7 +172,11 @@ def load_sae(folder: str | os.PathLike, d_in: int | None = None) -> SparseAutoen
 
 
 def is_sae_folder(folder: str | os.PathLike) -> bool:
-    """True when ``folder`` holds a loadable SAE (used by the grid to skip finished members)."""
+    """True when ``folder`` holds a loadable SAE (used by the grid to skip finished members).
+
+    >>> is_sae_folder("/nonexistent/sae")
+    False
+    """
     try:
         read_cfg(folder)
     except SAEError:

@@ -29,7 +29,12 @@ def _unit_rows(w: np.ndarray, name: str) -> np.ndarray:
 
 def match_decoders(w_a: np.ndarray, w_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each row (latent) of ``w_a``, the cosine to its Hungarian-matched row of ``w_b`` and that row's index
-    (maximising the summed cosine of a one-to-one matching; -1 and NaN where ``w_b`` has fewer rows)."""
+    (maximising the summed cosine of a one-to-one matching; -1 and NaN where ``w_b`` has fewer rows).
+
+    >>> cos, idx = match_decoders(np.eye(3), np.eye(3)[[2, 0, 1]])
+    >>> cos.tolist(), idx.tolist()
+    ([1.0, 1.0, 1.0], [1, 2, 0])
+    """
     a, b = _unit_rows(w_a, "w_a"), _unit_rows(w_b, "w_b")
     if a.shape[1] != b.shape[1]:
         raise SAEError(f"w_a and w_b must have the same d_in, got {a.shape[1]} and {b.shape[1]}.")

@@ -3,10 +3,11 @@ the model's answer depends on.
 
 A task is a :class:`Task`: ``samples(n_strings, seed)`` gives the contract dict of ``workbench.zoo.dyck2.samples``
 (``text``, padded ``ids``, and per real token ``string``, ``position``, ``token``, ``char`` and the labels), and
-``label`` (per string, 1 = a word of the language), and ``readout(logits, ids)`` the per-string scalar (the class logit difference at ``[end]``) from the model's logits, so
-a traced run with an intervention can be scored. :func:`get_task` knows ``"dyck2"`` (the Dyck-2 zoo model,
-``workbench.zoo.dyck2``) and ``"dyck"`` (the Dyck-1 classifiers, e.g. ``dyck-hierarchical``), whose labels are
-computed here from the strings with the same definitions.
+``label`` (per string, 1 = a word of the language), and ``readout(logits, ids)`` the per-string scalar (the class
+logit difference at ``[end]``) from the model's logits, so a traced run with an intervention can be scored.
+:func:`get_task` knows ``"dyck2"`` (the Dyck-2 zoo model, ``workbench.zoo.dyck2``), ``"dyck2-lm"`` (the same task,
+also scored on the next-bracket margin, :func:`next_bracket_margin`) and ``"dyck"`` (the Dyck-1 classifiers, e.g.
+``dyck-hierarchical``), whose labels are computed here from the strings with the same definitions.
 
 >>> t = get_task("dyck"); s = t.samples(2, seed=0)
 >>> sorted(k for k in s if k in ("depth", "top_type", "violation"))
@@ -180,12 +181,13 @@ def _dyck2_lm_task() -> Task:
 
 TASKS: dict[str, Callable[[], Task]] = {"dyck": _dyck1_task, "dyck2": _dyck2_task, "dyck2-lm": _dyck2_lm_task}
 #: Which task each zoo model is trained on.
-MODEL_TASKS: dict[str, str] = {"dyck2": "dyck2", "dyck2-lm": "dyck2-lm", "dyck-hierarchical": "dyck", "dyck-nonnegative": "dyck",
-                               "dyck-sign-matching": "dyck", "dyck-violation-detecting": "dyck"}
+MODEL_TASKS: dict[str, str] = {"dyck2": "dyck2", "dyck2-lm": "dyck2-lm", "dyck-hierarchical": "dyck",
+                               "dyck-nonnegative": "dyck", "dyck-sign-matching": "dyck",
+                               "dyck-violation-detecting": "dyck"}
 
 
 def get_task(name: str) -> Task:
-    """The task called ``name`` (``"dyck2"``, ``"dyck"``), or a zoo model's task by the model's name.
+    """The task called ``name`` (``"dyck2"``, ``"dyck2-lm"``, ``"dyck"``), or a zoo model's task by the model's name.
 
     >>> get_task("dyck-hierarchical").name
     'dyck'
@@ -234,4 +236,5 @@ def label_matrix(samples: dict[str, Any], names: list[str]) -> np.ndarray:
     return np.stack(cols, axis=1) if cols else np.zeros((n, 0))
 
 
-__all__ = ["Task", "get_task", "label_names", "label_matrix", "flatten_samples", "LABEL_KINDS", "TOP_TYPE_NAMES"]
+__all__ = ["Task", "get_task", "label_names", "label_matrix", "flatten_samples", "next_bracket_margin", "LABEL_KINDS",
+           "TOP_TYPE_NAMES"]

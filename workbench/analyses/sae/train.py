@@ -129,7 +129,8 @@ def train_grid(source: Mapping[str, Any], out_dir: str | os.PathLike, architectu
     "task": ..., "layer": ..., "site": ...}``; ``sparsities`` maps each architecture to its levels; ``settings`` go to
     :func:`train_sae`. Finished members are skipped; failures go to ``out_dir/failures.json``.
 
-    >>> train_grid({"kind": "buffer", "path": "acts.safetensors"}, "out", ["topk"], {"topk": [4]}, [0])  # doctest: +SKIP
+    >>> train_grid({"kind": "buffer", "path": "acts.safetensors"}, "out", ["topk"], {"topk": [4]},  # doctest: +SKIP
+    ...            [0])
     {'topk-k4-seed0': 'done'}
     """
     from workbench.runner import Task as RTask
@@ -167,7 +168,11 @@ def train_grid(source: Mapping[str, Any], out_dir: str | os.PathLike, architectu
 
 
 def grid_members(out_dir: str | os.PathLike) -> list[str]:
-    """Keys of the finished members in ``out_dir``, sorted."""
+    """Keys of the finished members in ``out_dir``, sorted.
+
+    >>> grid_members("data/sae/dyck2")[:2]                                              # doctest: +SKIP
+    ['batchtopk-k2-seed0', 'batchtopk-k2-seed1']
+    """
     out = Path(out_dir)
     return sorted(p.name for p in out.iterdir() if is_sae_folder(p)) if out.is_dir() else []
 
