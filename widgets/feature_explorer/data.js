@@ -3,16 +3,13 @@
 // scatter's axes and hit testing, and the layout of token cells. Pure (no DOM): node --test covers it, and the
 // browser test recomputes the same documented rules from the Dataset.
 import { unpack } from "../lib/binary.js";
+import { extent, num, row } from "../lib/plot.js";
+
+export { extent, num, row };
 
 /** Packed arrays (the summary, one sae's latents, one latent's detail) as {name: {shape, data}}. */
 export function readPacked(meta, buffer) {
   return unpack(meta, buffer);
-}
-
-/** Row i of a (rows, n) array as a subarray. */
-export function row(arr, i) {
-  const n = arr.shape[arr.shape.length - 1];
-  return arr.data.subarray(i * n, (i + 1) * n);
 }
 
 /** The sort keys of the latent list: the sae payload's array each one reads, and its name on screen. */
@@ -108,16 +105,6 @@ export const SCATTER = { width: 380, height: 300, left: 48, right: 12, top: 12, 
 /** Marker radius of a latent, of a neuron, and the click / hover radius. */
 export const DOT = 3.5, UNIT_DOT = 3, HIT = 8;
 
-/** [lo, hi] over every finite value of the given arrays, padded by 5% (a unit range around a constant; [0, 1] when empty). */
-export function extent(...arrays) {
-  let lo = Infinity, hi = -Infinity;
-  for (const a of arrays) if (a) for (const v of a) if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-  if (!Number.isFinite(lo)) return [0, 1];
-  if (hi === lo) return [lo - 0.5, hi + 0.5];
-  const pad = 0.05 * (hi - lo);
-  return [lo - pad, hi + pad];
-}
-
 /** The causal axis's scales: linear, or the signed square root (spreads the many small effects near 0). */
 export const Y_SCALES = {
   linear: (v) => v,
@@ -177,12 +164,6 @@ export function gap(best, causal, well, none) {
 /** Key of one sae's payload in `_saes`, and of one latent's in `_latents`. */
 export const saeKey = (s) => String(s);
 export const latentKey = (s, l) => `${s}:${l}`;
-
-/** Plain number for read-outs (3 decimals, a real minus sign, "—" for NaN). */
-export function num(v, digits = 3) {
-  if (!Number.isFinite(v)) return "—";
-  return v.toFixed(digits).replace("-", "−");
-}
 
 /** A share as a percentage ("3.1%"; "—" for NaN). */
 export function pct(v, digits = 1) {

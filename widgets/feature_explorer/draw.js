@@ -2,25 +2,13 @@
 // the picked sae (neurons as grey rings, the selected latent in the cursor colour), the selected latent's
 // activation histogram, its top-activating contexts with each token's cell shaded by its activation, and its label
 // score bars. Mark colours are fixed (both themes); axis text follows the theme.
+import { sized } from "../lib/plot.js";
 import { CONTEXT, DOT, histogram, positions, scatterLayout, shadeCss, tokenBoxes, UNIT_DOT } from "./data.js";
 
 /** Mark colours (documented: the browser test reads the selected latent by its colour). */
 export const COLORS = { latent: "#1c7ed6", unit: "#868e96", selected: "#e8590c", bar: "#1c7ed6", best: "#e8590c",
   token: "#111111" };
 
-/** Size a canvas for CSS size w x h at the device pixel ratio; returns its 2-d context in CSS pixels. */
-export function sized(canvas, w, h) {
-  const dpr = Math.max(1, Math.round(globalThis.devicePixelRatio || 1));
-  canvas.width = Math.round(w * dpr);
-  canvas.height = Math.round(h * dpr);
-  canvas.style.width = `${w}px`;
-  canvas.style.height = `${h}px`;
-  canvas.dataset.dpr = String(dpr);
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, w, h);
-  return ctx;
-}
 
 const minus = (s) => s.replace("-", "−");
 

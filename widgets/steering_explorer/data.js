@@ -2,6 +2,9 @@
 // back, the coefficient axis of the evaluation curve, and the shading of a token by its log-probability. Pure:
 // node --test covers it.
 import { unpack } from "../lib/binary.js";
+import { extent, num, row } from "../lib/plot.js";
+
+export { extent, num, row };
 
 /** Packed arrays (the summary or one (layer, prompt)'s generations) as {name: {shape, data}}. */
 export function readPacked(meta, buffer) {
@@ -49,22 +52,6 @@ export function yOf(top, bottom, lo, hi, v) {
   return bottom - ((v - lo) / (hi - lo)) * (bottom - top);
 }
 
-/** [lo, hi] over every finite value of the given arrays, padded by 5% (a unit range around a constant). */
-export function extent(...arrays) {
-  let lo = Infinity, hi = -Infinity;
-  for (const a of arrays) if (a) for (const v of a) if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-  if (!Number.isFinite(lo)) return [0, 1];
-  if (hi === lo) return [lo - 0.5, hi + 0.5];
-  const pad = 0.05 * (hi - lo);
-  return [lo - pad, hi + pad];
-}
-
-/** Row i of a (rows, n) array as a subarray. */
-export function row(arr, i) {
-  const n = arr.shape[arr.shape.length - 1];
-  return arr.data.subarray(i * n, (i + 1) * n);
-}
-
 /**
  * Shading of a generated token by its log-probability: alpha 0 at logprob 0 (certain) rising linearly to 0.45 at
  * logprob -6 and below; NaN (no value) is 0.
@@ -81,8 +68,3 @@ export function coefLabel(c) {
   return (c < 0 ? "−" : "+") + String(Math.abs(c));
 }
 
-/** Plain number for read-outs (3 decimals, a real minus sign, "—" for NaN). */
-export function num(v, digits = 3) {
-  if (!Number.isFinite(v)) return "—";
-  return v.toFixed(digits).replace("-", "−");
-}

@@ -1,25 +1,13 @@
 // SteeringExplorer canvases: the evaluation curve (score of the steering vector against coef, the random-vector
 // band, the prompt baseline, the fluency guard under it, a cursor at the selected coef) and the small line charts
 // (layer sweep, frozen attention, sparsity). Colours of the marks are fixed (both themes); text follows the theme.
+import { sized } from "../lib/plot.js";
 import { extent, xOf, yOf } from "./data.js";
 
 /** Mark colours (documented: the browser test reads the cursor by its colour). */
 export const COLORS = { steer: "#1c7ed6", random: "#868e96", prompt: "#2f9e44", fluency: "#ae3ec9",
   cursor: "#e8590c", second: "#f08c00" };
 
-/** Size a canvas for CSS size w x h at the device pixel ratio; returns its 2-d context in CSS pixels. */
-export function sized(canvas, w, h) {
-  const dpr = Math.max(1, Math.round(globalThis.devicePixelRatio || 1));
-  canvas.width = Math.round(w * dpr);
-  canvas.height = Math.round(h * dpr);
-  canvas.style.width = `${w}px`;
-  canvas.style.height = `${h}px`;
-  canvas.dataset.dpr = String(dpr);
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, w, h);
-  return ctx;
-}
 
 function line(ctx, xs, ys, x, y, color, dash = []) {
   ctx.save();

@@ -86,13 +86,44 @@ function unpack(meta, buffer) {
   return out;
 }
 
-// feature_explorer/data.js
-function readPacked(meta, buffer) {
-  return unpack(meta, buffer);
+// lib/plot.js
+function sized(canvas, w, h) {
+  const dpr = Math.max(1, Math.round(globalThis.devicePixelRatio || 1));
+  canvas.width = Math.round(w * dpr);
+  canvas.height = Math.round(h * dpr);
+  canvas.style.width = `${w}px`;
+  canvas.style.height = `${h}px`;
+  canvas.dataset.dpr = String(dpr);
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+  return ctx;
+}
+function extent(...arrays) {
+  let lo = Infinity, hi = -Infinity;
+  for (const a of arrays) if (a) {
+    for (const v of a) if (Number.isFinite(v)) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  }
+  if (!Number.isFinite(lo)) return [0, 1];
+  if (hi === lo) return [lo - 0.5, hi + 0.5];
+  const pad = 0.05 * (hi - lo);
+  return [lo - pad, hi + pad];
 }
 function row(arr, i) {
   const n = arr.shape[arr.shape.length - 1];
   return arr.data.subarray(i * n, (i + 1) * n);
+}
+function num(v, digits = 3) {
+  if (!Number.isFinite(v)) return "—";
+  return v.toFixed(digits).replace("-", "−");
+}
+
+// feature_explorer/data.js
+function readPacked(meta, buffer) {
+  return unpack(meta, buffer);
 }
 var SORTS = {
   detection: { array: "best", label: "best label score" },
@@ -153,19 +184,6 @@ var SCATTER = { width: 380, height: 300, left: 48, right: 12, top: 12, bottom: 3
 var DOT = 3.5;
 var UNIT_DOT = 3;
 var HIT = 8;
-function extent(...arrays) {
-  let lo = Infinity, hi = -Infinity;
-  for (const a of arrays) if (a) {
-    for (const v of a) if (Number.isFinite(v)) {
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
-    }
-  }
-  if (!Number.isFinite(lo)) return [0, 1];
-  if (hi === lo) return [lo - 0.5, hi + 0.5];
-  const pad = 0.05 * (hi - lo);
-  return [lo - pad, hi + pad];
-}
 var Y_SCALES = {
   linear: (v) => v,
   sqrt: (v) => Math.sign(v) * Math.sqrt(Math.abs(v))
@@ -209,10 +227,6 @@ function gap(best, causal, well, none) {
 }
 var saeKey = (s) => String(s);
 var latentKey = (s, l) => `${s}:${l}`;
-function num(v, digits = 3) {
-  if (!Number.isFinite(v)) return "—";
-  return v.toFixed(digits).replace("-", "−");
-}
 function pct(v, digits = 1) {
   if (!Number.isFinite(v)) return "—";
   return `${(100 * v).toFixed(digits)}%`;
@@ -227,18 +241,6 @@ var COLORS = {
   best: "#e8590c",
   token: "#111111"
 };
-function sized(canvas, w, h) {
-  const dpr = Math.max(1, Math.round(globalThis.devicePixelRatio || 1));
-  canvas.width = Math.round(w * dpr);
-  canvas.height = Math.round(h * dpr);
-  canvas.style.width = `${w}px`;
-  canvas.style.height = `${h}px`;
-  canvas.dataset.dpr = String(dpr);
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, w, h);
-  return ctx;
-}
 var minus = (s) => s.replace("-", "−");
 function frame(ctx, x0, x1, y0, y1, t) {
   ctx.strokeStyle = t.grid;

@@ -64,6 +64,41 @@ function unpack(meta, buffer) {
   return out;
 }
 
+// lib/plot.js
+function sized(canvas, w, h) {
+  const dpr = Math.max(1, Math.round(globalThis.devicePixelRatio || 1));
+  canvas.width = Math.round(w * dpr);
+  canvas.height = Math.round(h * dpr);
+  canvas.style.width = `${w}px`;
+  canvas.style.height = `${h}px`;
+  canvas.dataset.dpr = String(dpr);
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+  return ctx;
+}
+function extent(...arrays) {
+  let lo = Infinity, hi = -Infinity;
+  for (const a of arrays) if (a) {
+    for (const v of a) if (Number.isFinite(v)) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  }
+  if (!Number.isFinite(lo)) return [0, 1];
+  if (hi === lo) return [lo - 0.5, hi + 0.5];
+  const pad = 0.05 * (hi - lo);
+  return [lo - pad, hi + pad];
+}
+function row(arr, i) {
+  const n = arr.shape[arr.shape.length - 1];
+  return arr.data.subarray(i * n, (i + 1) * n);
+}
+function num(v, digits = 3) {
+  if (!Number.isFinite(v)) return "—";
+  return v.toFixed(digits).replace("-", "−");
+}
+
 // steering_explorer/data.js
 function readPacked(meta, buffer) {
   return unpack(meta, buffer);
@@ -98,23 +133,6 @@ function yOf(top, bottom, lo, hi, v) {
   if (hi === lo) return (top + bottom) / 2;
   return bottom - (v - lo) / (hi - lo) * (bottom - top);
 }
-function extent(...arrays) {
-  let lo = Infinity, hi = -Infinity;
-  for (const a of arrays) if (a) {
-    for (const v of a) if (Number.isFinite(v)) {
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
-    }
-  }
-  if (!Number.isFinite(lo)) return [0, 1];
-  if (hi === lo) return [lo - 0.5, hi + 0.5];
-  const pad = 0.05 * (hi - lo);
-  return [lo - pad, hi + pad];
-}
-function row(arr, i) {
-  const n = arr.shape[arr.shape.length - 1];
-  return arr.data.subarray(i * n, (i + 1) * n);
-}
 function shade(logprob) {
   if (!Number.isFinite(logprob)) return 0;
   return Math.round(Math.min(1, Math.max(0, -logprob / 6)) * 0.45 * 1e3) / 1e3;
@@ -123,10 +141,6 @@ function coefLabel(c) {
   if (!Number.isFinite(c)) return "—";
   if (c === 0) return "0";
   return (c < 0 ? "−" : "+") + String(Math.abs(c));
-}
-function num(v, digits = 3) {
-  if (!Number.isFinite(v)) return "—";
-  return v.toFixed(digits).replace("-", "−");
 }
 
 // steering_explorer/draw.js
@@ -138,18 +152,6 @@ var COLORS = {
   cursor: "#e8590c",
   second: "#f08c00"
 };
-function sized(canvas, w, h) {
-  const dpr = Math.max(1, Math.round(globalThis.devicePixelRatio || 1));
-  canvas.width = Math.round(w * dpr);
-  canvas.height = Math.round(h * dpr);
-  canvas.style.width = `${w}px`;
-  canvas.style.height = `${h}px`;
-  canvas.dataset.dpr = String(dpr);
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, w, h);
-  return ctx;
-}
 function line(ctx, xs, ys, x, y, color, dash = []) {
   ctx.save();
   ctx.strokeStyle = color;
