@@ -64,7 +64,12 @@ def train_lm_model(zoo: Path, work: Path | None = None, progress: bool = True) -
 
 
 def run_model(name: str, out: Path, force: bool = False, workers: int = 1, progress: bool = True) -> list[Path]:
-    """Train one model's grid (resumably) and write its evaluation Dataset; return the paths written."""
+    """Train one model's grid (resumably) into ``out/<name>/`` and write its evaluation Dataset ``out/<name>.nc``;
+    return the paths written.
+
+    >>> run_model("dyck2", Path("data/sae"))   # doctest: +SKIP
+    [PosixPath('data/sae/dyck2.nc'), PosixPath('data/sae/dyck2')]
+    """
     import workbench as wb
     from workbench.analyses.sae import (ActivationBuffer, collect, get_task, grid_members, hook_name, load_sae,
                                         train_grid)
@@ -104,18 +109,27 @@ def run_model(name: str, out: Path, force: bool = False, workers: int = 1, progr
 
 def run(out: Path, force: bool = False, workers: int = 1, progress: bool = True,
         models: Sequence[str] = MODELS) -> list[Path]:
-    """Every model's grid and Dataset."""
+    """Every model's grid and Dataset (:func:`run_model` for each of ``models``).
+
+    >>> run(Path("data/sae"), models=["dyck2-lm"])   # doctest: +SKIP
+    [PosixPath('data/sae/dyck2-lm.nc'), PosixPath('data/sae/dyck2-lm')]
+    """
     return [p for name in models for p in run_model(name, out, force, workers, progress)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line (see the module docstring); returns the exit status."""
+    from workbench.zoo import registry
+
     ap = argparse.ArgumentParser(prog="python -m workbench.studies.sae", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=Path("data/sae"))
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     ap.add_argument("--force", action="store_true", help="retrain SAEs that exist")
     ap.add_argument("--workers", type=int, default=1, help="Dask worker processes for the grid")
     ap.add_argument("--train-lm-model", action="store_true", help="first (re)train the dyck2-lm zoo model")
-    ap.add_argument("--zoo", type=Path, default=Path("data/zoo"), help="zoo folder for --train-lm-model")
+    ap.add_argument("--zoo", type=Path, default=registry.zoo_dir(),
+                    help="zoo folder for --train-lm-model (default: the one the study loads models from, "
+                         "$WORKBENCH_ZOO or data/zoo)")
     a = ap.parse_args(argv)
     if a.train_lm_model:
         print(f"wrote {train_lm_model(a.zoo)}")

@@ -359,6 +359,7 @@ def ship(work: str | Path, out: str | Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line (see the module docstring): train, print the report, ship with ``--out``."""
     ap = argparse.ArgumentParser(prog="python -m workbench.zoo.dyck2", description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=None, help="zoo folder to ship the model to (data/zoo)")
     ap.add_argument("--lm", action="store_true",

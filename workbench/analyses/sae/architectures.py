@@ -12,7 +12,7 @@ about how a model encodes concepts (Hindupur et al. 2025, "Projecting Assumption
   token may use more or fewer latents than ``k``; at inference one learned threshold replaces the batch (saved as
   SAELens ``jumprelu`` with that threshold on every latent).
 
-Training works on activations divided by one scale (the root mean squared norm of the training activations), so one
+Training works on activations divided by one scale (the root mean squared norm of the first training batch), so one
 L1 coefficient means the same on every model; :meth:`SparseAutoencoder.folded` moves the scale into the weights, so a
 saved SAE takes raw activations.
 

@@ -55,7 +55,7 @@ def train_sae(source: Any, architecture: str, sparsity: float, *, seed: int = 0,
     """Train one SAE on activations from ``source`` (an :class:`ActivationBuffer` or a stream of batches).
 
     ``sparsity`` is the L1 coefficient (``relu_l1``) or ``k`` (``topk``, ``batchtopk``). Activations are divided by
-    one scale (root mean squared norm of the first batches) while training; the returned SAE has it folded in and
+    one scale (root mean squared norm of the first batch) while training; the returned SAE has it folded in and
     takes raw activations. ``d_in``, when given, must equal the activation size. Returns the SAE and a record
     (loss per step, seconds, activations seen, scale).
     """
