@@ -9,7 +9,8 @@ whose projected losses move together. Three passes, each resumable under ``root`
    of a model in the local HuggingFace cache. A remote model is refused: POLCA needs gradients and weights.
 2. **Basis** (``root/basis.nc``): at every ``basis_every`` steps, the top Hessian eigenvector off the vectors found so
    far (:mod:`workbench.analyses.polca.basis`), on a fixed sample of training texts. Also a random orthonormal basis
-   and the top-50 largest-magnitude parameters of the final checkpoint, for the baselines.
+   and the largest-magnitude parameters of the final checkpoint (``n_lca``), for the baselines; LCA's Table 1 row uses
+   as many of them as there are basis vectors (the paper: 50 and 50).
 3. **Decomposition** (``root/steps/step_NNNNNNN.nc``, one Dask task per checkpoint, :mod:`workbench.runner`):
    at every checkpoint, every sample's loss and ``<b, grad l(x)>`` along every direction
    (:mod:`workbench.analyses.polca.gradients`), ``<b, theta>`` and the curvature ``b^T H b``. A failed checkpoint is
@@ -564,7 +565,7 @@ def gather(root: str | os.PathLike) -> dict[str, np.ndarray]:
             "seconds": np.array([p.attrs.get("seconds", np.nan) for p in parts])}
 
 
-METHODS = ("exact loss", "change in exact loss", "LCA (top-50 parameters)", "Fisher <b, grad l>^2",
+METHODS = ("exact loss", "change in exact loss", "LCA (largest parameters)", "Fisher <b, grad l>^2",
            "random orthonormal basis", "first-order POLCA", "POLCA", "POLCA, trapezoid second order")
 
 
@@ -595,7 +596,9 @@ def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = 
     steps, loss = all_steps[keep_idx], loss_all[keep_idx]
     k, kr = basis.sizes["basis"], basis.sizes["random"]
     n = loss.shape[1]
-    sl = {"polca": slice(0, k), "random": slice(k, k + kr), "lca": slice(k + kr, d.shape[1])}
+    # LCA on as many of the largest parameters as there are basis vectors (the paper: 50 and 50), so every approach
+    # has at most K directions and approach_cluster holds them all
+    sl = {"polca": slice(0, k), "random": slice(k, k + kr), "lca": slice(k + kr, min(d.shape[1], k + kr + k))}
     mean_loss = loss.mean(1)
     tau = float(F.flattening_step(mean_loss, steps)) if tau is None else float(tau)
     spacing = float(steps[1] - steps[0])
@@ -777,7 +780,7 @@ def _table(d, coord, curv, loss, steps, keep_idx, sl, keep_v, keep_s, cluster, b
     d_b, c_b = d[:, sl["polca"]], coord[:, sl["polca"]]  # the paper's own approximation of its second-order term
     rows["POLCA, trapezoid second order"] = direction_method(F.projected_loss(  # (not in its Table 1)
         F.first_order_terms(d_b, c_b) + F.trapezoid_terms(d_b, c_b)))
-    rows["LCA (top-50 parameters)"] = direction_method(F.projected_loss(F.first_order_terms(d[:, sl["lca"]],
+    rows["LCA (largest parameters)"] = direction_method(F.projected_loss(F.first_order_terms(d[:, sl["lca"]],
                                                                                             coord[:, sl["lca"]])))
     fisher = np.transpose(d[keep_idx, sl["polca"]] ** 2, (1, 2, 0))  # (K, N, S): <b, grad l>^2 along training
     labels = np.full(cluster.shape, F.FILTERED, np.int64)
@@ -793,27 +796,19 @@ def _approach_arrays(rows: Mapping[str, _Row], k: int, n_cl: int) -> tuple[np.nd
     """Every approach's labels on the study's ``basis`` rows: ``approach_cluster`` ``(A, K, N)``, its clusters' mean
     break steps ``(A, K, n_cl)`` and ``approach_direction`` ``(A, K)``, the approach's own direction in each row.
 
-    Approaches with K directions keep them in order; the exact-loss approaches repeat their one row along ``basis``;
-    an approach with more directions than K (LCA's top-50 parameters) keeps, in order, the directions that hold a
-    cluster (the others add nothing to its Table 1 row), and ``-1`` marks an unused row."""
+    Direction approaches keep their directions in order (LCA may have fewer than K; ``-1`` marks an unused row, whose
+    labels are all filtered); the exact-loss approaches repeat their one row along ``basis``."""
     labels = np.full((len(METHODS), k, rows["POLCA"].labels.shape[1]), F.FILTERED, np.int16)
     brk = np.full((len(METHODS), k, n_cl), np.nan)
     direction = np.full((len(METHODS), k), -1, np.int32)
     for a, m in enumerate(METHODS):
         r = rows[m]
-        if r.labels.shape[0] == 1:
-            chosen = np.zeros(k, np.int64)
-        elif r.labels.shape[0] == k:
-            chosen = np.arange(k)
-        else:
-            chosen = np.flatnonzero((r.labels >= 0).any(axis=1))
-            if chosen.size > k:
-                raise PolcaRunError(f"{m}: {chosen.size} directions hold clusters, more than the {k} rows of "
-                                    f"'basis', so approach_cluster cannot hold them; use n_lca <= {k} or more basis vectors "
-                                    f"(the decompositions are kept: only assemble() reruns).")
+        if r.labels.shape[0] > k:
+            raise PolcaRunError(f"{m} has {r.labels.shape[0]} directions, more than the {k} rows of 'basis'.")
+        chosen = np.zeros(k, np.int64) if r.labels.shape[0] == 1 else np.arange(r.labels.shape[0])
         for row_i, dirn in enumerate(chosen):
             labels[a, row_i] = r.labels[dirn]
-            direction[a, row_i] = dirn if r.labels.shape[0] > 1 else 0
+            direction[a, row_i] = dirn
             for c in range(int(r.labels[dirn].max()) + 1):
                 brk[a, row_i, c] = r.breaks[dirn][r.labels[dirn] == c].mean()
     return labels, brk, direction
