@@ -174,3 +174,25 @@ def test_widget_opens_the_planted_study_on_its_planted_label(planted):
     w = wb.LossClusters(planted, label="planted")
     assert w.label == "planted" and w._info["all_in_state"]
     assert w._info["categories"]["planted"] == ["False", "True"]
+
+
+@pytest.mark.slow
+def test_notebook_04_and_its_page_open_on_the_planted_run(tmp_path):
+    """The exported page of notebook 04 (executed here) shows the LossClusters widget of the planted run first (its
+    composition bars by ``planted``), and the natural run's after it."""
+    import re
+    from pathlib import Path
+
+    from workbench.widgets.export import STATE_MIME, VIEW_MIME, export_notebook
+
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "04_hidden_breakthroughs.ipynb"
+    text = export_notebook(nb, tmp_path / "04.html", execute_first=True).read_text()
+    state = json.loads(re.search(rf'<script type="{re.escape(STATE_MIME)}">(.*?)</script>', text, re.S)
+                       .group(1).replace("\\u003c", "<"))["state"]
+    views = [json.loads(v.replace("\\u003c", "<"))["model_id"]
+             for v in re.findall(rf'<script type="{re.escape(VIEW_MIME)}">(.*?)</script>', text, re.S)]
+    loss = [m for m in views if "loss_clusters_default as default" in state[m]["state"].get("_esm", "")]
+    assert len(loss) == 2, len(loss)
+    first, second = (state[m]["state"] for m in loss)
+    assert first["label"] == "planted" and second["label"] == "place"
+    assert first["_info"]["tau"] == pytest.approx(float(wb.load(planted_path()).attrs["tau"]))
