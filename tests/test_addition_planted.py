@@ -30,6 +30,7 @@ def _plain_ce(model, ids):
     return logp, ids[:, list(task.ANSWER_TOKENS)]
 
 
+@torch.no_grad()
 def test_planted_loss_in_both_modes_against_plain_cross_entropy():
     torch.manual_seed(0)
     model, ids = A.build_model(), _batch()

@@ -40,6 +40,7 @@ import xarray as xr
 from workbench.data import DataModelError, validate_sae
 from workbench.widgets._offline import OFFLINE_BUDGET, check_budget, offline_status
 from workbench.widgets._serialize import MAX_MESSAGE_BYTES, check_size, pack
+from workbench.widgets._traits import as_trait_error
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 #: What a page without a kernel lacks when not everything is saved.
@@ -247,24 +248,18 @@ class FeatureExplorer(anywidget.AnyWidget):
             raise DataModelError(f"sort must be one of {list(SORTS)}, got {value!r}.")
         return str(value)
 
-    @staticmethod
-    def _as_trait_error(check: Any, value: Any) -> Any:
-        try:
-            return check(value)
-        except DataModelError as e:
-            raise traitlets.TraitError(str(e)) from None
 
     @traitlets.validate("sae")
     def _v_sae(self, proposal: dict[str, Any]) -> int:
-        return self._as_trait_error(self._check_sae, proposal["value"])
+        return as_trait_error(self._check_sae, proposal["value"])
 
     @traitlets.validate("latent")
     def _v_latent(self, proposal: dict[str, Any]) -> int:
-        return self._as_trait_error(self._check_latent, proposal["value"])
+        return as_trait_error(self._check_latent, proposal["value"])
 
     @traitlets.validate("sort")
     def _v_sort(self, proposal: dict[str, Any]) -> str:
-        return self._as_trait_error(self._check_sort, proposal["value"])
+        return as_trait_error(self._check_sort, proposal["value"])
 
     @traitlets.observe("sae", "latent")
     def _on_pick(self, change: dict[str, Any]) -> None:

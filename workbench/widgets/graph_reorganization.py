@@ -31,6 +31,7 @@ import xarray as xr
 from workbench.data import DataModelError, trailing_mean, validate_incontext
 from workbench.widgets._offline import OFFLINE_BUDGET, check_budget
 from workbench.widgets._serialize import MAX_MESSAGE_BYTES, check_size, pack
+from workbench.widgets._traits import as_trait_error
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -152,26 +153,20 @@ class GraphReorganization(anywidget.AnyWidget):
 
     @traitlets.validate("layer")
     def _v_layer(self, proposal: dict[str, Any]) -> int:
-        return self._as_trait_error(self._check_layer, proposal["value"])
+        return as_trait_error(self._check_layer, proposal["value"])
 
     @traitlets.validate("context")
     def _v_context(self, proposal: dict[str, Any]) -> int:
-        return self._as_trait_error(self._check_context, proposal["value"])
+        return as_trait_error(self._check_context, proposal["value"])
 
     @traitlets.validate("components")
     def _v_components(self, proposal: dict[str, Any]) -> list[int]:
-        return self._as_trait_error(self._check_components, list(proposal["value"]))
+        return as_trait_error(self._check_components, list(proposal["value"]))
 
     @traitlets.validate("color_by")
     def _v_color(self, proposal: dict[str, Any]) -> str:
-        return self._as_trait_error(self._check_color, proposal["value"])
+        return as_trait_error(self._check_color, proposal["value"])
 
-    @staticmethod
-    def _as_trait_error(check: Any, value: Any) -> Any:
-        try:
-            return check(value)
-        except DataModelError as e:
-            raise traitlets.TraitError(str(e)) from None
 
     @traitlets.observe("layer")
     def _on_layer(self, change: dict[str, Any]) -> None:

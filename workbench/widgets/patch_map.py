@@ -46,6 +46,7 @@ from workbench.widgets._patching import (
     vocab_table,
 )
 from workbench.widgets._serialize import MAX_MESSAGE_BYTES, MessageTooLarge, pack
+from workbench.widgets._traits import as_trait_error
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 #: The tab of the layer x head view (beside the sites).
@@ -175,36 +176,30 @@ class PatchMap(anywidget.AnyWidget):
             raise DataModelError(f"{name} must be -1 (none) or an index in 0..{n - 1}, got {value!r}.")
         return int(value)
 
-    @staticmethod
-    def _as_trait_error(check: Any, *args: Any) -> Any:
-        try:
-            return check(*args)
-        except DataModelError as e:
-            raise traitlets.TraitError(str(e)) from None
 
     @traitlets.validate("pair")
     def _v_pair(self, proposal: dict[str, Any]) -> int:
-        return self._as_trait_error(self._check_pair, proposal["value"])
+        return as_trait_error(self._check_pair, proposal["value"])
 
     @traitlets.validate("site")
     def _v_site(self, proposal: dict[str, Any]) -> str:
-        return self._as_trait_error(self._check_site, proposal["value"])
+        return as_trait_error(self._check_site, proposal["value"])
 
     @traitlets.validate("method")
     def _v_method(self, proposal: dict[str, Any]) -> str:
-        return self._as_trait_error(self._check_method, proposal["value"])
+        return as_trait_error(self._check_method, proposal["value"])
 
     @traitlets.validate("layer")
     def _v_layer(self, proposal: dict[str, Any]) -> int:
-        return self._as_trait_error(self._check_layer, proposal["value"])
+        return as_trait_error(self._check_layer, proposal["value"])
 
     @traitlets.validate("position")
     def _v_position(self, proposal: dict[str, Any]) -> int:
-        return self._as_trait_error(self._check_index, proposal["value"], "position", self._n_cells)
+        return as_trait_error(self._check_index, proposal["value"], "position", self._n_cells)
 
     @traitlets.validate("head")
     def _v_head(self, proposal: dict[str, Any]) -> int:
-        return self._as_trait_error(self._check_index, proposal["value"], "head", max(self._n_heads, 0))
+        return as_trait_error(self._check_index, proposal["value"], "head", max(self._n_heads, 0))
 
     @traitlets.observe("pair")
     def _on_pair(self, change: dict[str, Any]) -> None:

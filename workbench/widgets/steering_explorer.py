@@ -35,6 +35,7 @@ import xarray as xr
 from workbench.data import STEERING_BASELINES, DataModelError, validate_steering
 from workbench.widgets._offline import OFFLINE_BUDGET, check_budget, offline_status
 from workbench.widgets._serialize import MAX_MESSAGE_BYTES, MessageTooLarge, pack
+from workbench.widgets._traits import as_trait_error
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 #: What a page without a kernel lacks when the generations are not all saved.
@@ -162,24 +163,18 @@ class SteeringExplorer(anywidget.AnyWidget):
             raise DataModelError(f"prompt must be an index in 0..{self._n_prompts - 1}, got {value!r}.")
         return int(value)
 
-    @staticmethod
-    def _as_trait_error(check: Any, value: Any) -> Any:
-        try:
-            return check(value)
-        except DataModelError as e:
-            raise traitlets.TraitError(str(e)) from None
 
     @traitlets.validate("coef")
     def _v_coef(self, proposal: dict[str, Any]) -> float:
-        return self._as_trait_error(self._check_coef, proposal["value"])
+        return as_trait_error(self._check_coef, proposal["value"])
 
     @traitlets.validate("layer")
     def _v_layer(self, proposal: dict[str, Any]) -> int:
-        return self._as_trait_error(self._check_layer, proposal["value"])
+        return as_trait_error(self._check_layer, proposal["value"])
 
     @traitlets.validate("prompt")
     def _v_prompt(self, proposal: dict[str, Any]) -> int:
-        return self._as_trait_error(self._check_prompt, proposal["value"])
+        return as_trait_error(self._check_prompt, proposal["value"])
 
     @traitlets.observe("layer", "prompt")
     def _on_pick(self, change: dict[str, Any]) -> None:

@@ -204,7 +204,7 @@ def coconut_batch(problems: Sequence[ar.Problem], stage: int) -> dict[str, Any]:
 def coconut_loss(hf: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
     """Next-token loss on what follows ``<eot>``, after the multi-pass continuous-thought forward.
 
-    >>> float(coconut_loss(build_model(), coconut_batch(ar.problems(2, seed=0), 1))) > 0
+    >>> float(coconut_loss(build_model(), coconut_batch(ar.problems(2, seed=0), 1)).detach()) > 0
     True
     """
     _, mask, cache, _ = run_thoughts(hf, batch["prefix"], batch["prefix_mask"], batch["n"])
@@ -235,7 +235,7 @@ def text_batch(problems: Sequence[ar.Problem], mode: str) -> dict[str, torch.Ten
 def text_loss(hf: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Next-token loss of the written twins.
 
-    >>> float(text_loss(build_model(), text_batch(ar.problems(2, seed=0), "cot"))) > 0
+    >>> float(text_loss(build_model(), text_batch(ar.problems(2, seed=0), "cot")).detach()) > 0
     True
     """
     return hf(**batch).loss
