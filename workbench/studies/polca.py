@@ -121,8 +121,6 @@ def mark_planted(ds: Any, run: str | Path) -> Any:
 
     >>> mark_planted(ds, "/work/polca/planted")                                               # doctest: +SKIP
     """
-    from workbench.zoo.tasks import addition as task
-
     report = json.loads((Path(run) / "run.json").read_text())
     if "plant_step" not in report:
         raise ValueError(f"run {str(run)!r} has no planted group; train it with --plant STEP.")
@@ -229,21 +227,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=v)
     a = ap.parse_args(argv)
     settings = {k: getattr(a, k) for k in STUDY}
-    if a.train and a.plant is not None:
-        if (a.run / "run.json").is_file():
-            print("training run already finished:", a.run, flush=True)
-        else:
-            report = A.train_run(a.run, plant_step=a.plant, plant_mode=a.plant_mode)
-            print(json.dumps({k: report[k] for k in ("seconds", "validation", "drop_step")}), flush=True)
-    elif a.train:
-        from workbench.zoo.registry import zoo_dir
-
+    if a.train:
         if (a.run / "run.json").is_file():  # a finished run is kept, never retrained
             print("training run already finished:", a.run, flush=True)
         else:
-            report = A.train_run(a.run)
-            print(json.dumps({k: report[k] for k in ("seconds", "parameters", "validation")}), flush=True)
-        print("shipped", A.ship(a.run, zoo_dir()), flush=True)
+            report = A.train_run(a.run, plant_step=a.plant, plant_mode=a.plant_mode)
+            print(json.dumps({k: report[k] for k in ("seconds", "parameters", "validation", "drop_step")
+                              if k in report}), flush=True)
+        if a.plant is None:  # the natural run is the zoo model; a planted run never replaces it
+            from workbench.zoo.registry import zoo_dir
+
+            print("shipped", A.ship(a.run, zoo_dir()), flush=True)
     ds = run_study(a.run, a.root, settings, workers=a.workers)
     print(json.dumps({m: [round(float(h), 3), round(float(s), 3)] for m, h, s in
                       zip(ds.approach.values, ds.table_homogeneity.values, ds.table_hidden_share.values)}))

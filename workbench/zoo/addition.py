@@ -66,6 +66,11 @@ def validation_problems(n: int = N_VALIDATION) -> list[task.Problem]:
     return task.problems(n, VALIDATION_SEED)
 
 
+def _answer_logits(model: nn.Module, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The logits at the positions that predict the four answer tokens, ``(problem, 4, vocab)``, and those tokens."""
+    return model(input_ids=ids).logits[:, list(task.TARGET_POSITIONS)], ids[:, list(task.ANSWER_TOKENS)]
+
+
 def answer_loss(model: nn.Module, ids: torch.Tensor, reduce: bool = True,
                 held_out: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy of the four answer tokens, averaged (``reduce``) or per token ``(problem, 4)``.
@@ -74,14 +79,13 @@ def answer_loss(model: nn.Module, ids: torch.Tensor, reduce: bool = True,
     >>> answer_loss(build_model(), torch.as_tensor(task.encode([task.Problem(1, 2)])), reduce=False).shape
     torch.Size([1, 4])
     """
-    logits = model(input_ids=ids).logits[:, list(task.TARGET_POSITIONS)]
-    targets = ids[:, list(task.ANSWER_TOKENS)]
-    loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                       reduction="none").reshape(targets.shape)
+    logits, targets = _answer_logits(model, ids)
+    flat = logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
+    if reduce and held_out is None:  # torch's own mean: the shipped run's exact numbers (a mean of the
+        return nn.functional.cross_entropy(*flat)  # per-token losses rounds differently)
+    loss = nn.functional.cross_entropy(*flat, reduction="none").reshape(targets.shape)
     if not reduce:
         return loss
-    if held_out is None:
-        return loss.mean()
     keep = ~held_out
     return (loss * keep).sum() / keep.sum().clamp(min=1)
 
@@ -129,13 +133,12 @@ class PlantedLoss:
         self.step = int(step)
 
     def __call__(self, model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
-        if not self.masking:
-            return answer_loss(model, ids)
+        if not self.masking:  # the mean of the per-token losses, as the shipped planted run was trained
+            return answer_loss(model, ids, reduce=False).mean()
         held = torch.as_tensor(planted_tokens(ids))
         if self.mode == "mask":
             return answer_loss(model, ids, held_out=held)
-        logits = model(input_ids=ids).logits[:, list(task.TARGET_POSITIONS)]
-        targets = ids[:, list(task.ANSWER_TOKENS)]
+        logits, targets = _answer_logits(model, ids)
         logp = logits.log_softmax(-1)
         true = -logp.gather(-1, targets[..., None])[..., 0]
         no_carry = -logp.gather(-1, ((targets - 1) % 10)[..., None])[..., 0]  # the 10s digit without the carry
@@ -165,8 +168,7 @@ def evaluate(model: nn.Module, probs: Sequence[task.Problem]) -> dict[str, float
     ['accuracy', 'loss']
     """
     ids = torch.as_tensor(task.encode(probs))
-    logits = model(input_ids=ids).logits[:, list(task.TARGET_POSITIONS)]
-    targets = ids[:, list(task.ANSWER_TOKENS)]
+    logits, targets = _answer_logits(model, ids)
     loss = nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
     out = {"loss": float(loss.mean()), "accuracy": float((logits.argmax(-1) == targets).all(1).float().mean())}
     out.update({f"loss_{p}": float(loss[:, i].mean()) for i, p in enumerate(task.PLACES)})
@@ -196,7 +198,7 @@ def train_run(work: str | Path, steps: int = DEFAULTS["steps"], every: int = DEF
                       schedule=s["schedule"], min_lr_ratio=s["min_lr_ratio"],
                       extra={"task": "addition", "model": {k: s[k] for k in ("n_layer", "n_embd", "n_head")}})
     val = validation_problems()
-    loss_fn = PlantedLoss(plant_step, plant_mode) if plant_step is not None else (lambda m, ids: answer_loss(m, ids))
+    loss_fn = PlantedLoss(plant_step, plant_mode) if plant_step is not None else answer_loss
     res = train(model, loss_fn, sampler(val), cfg, work, task.build_tokenizer(), progress=progress,
                 before_step=getattr(loss_fn, "at", None))
     report = {"settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in s.items()},

@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from workbench.zoo.tasks import dyck2 as task
-from workbench.zoo.train import TrainConfig, seeded, train
+from workbench.zoo.train import TrainConfig, atomic_dir, seeded, train
 
 VOCAB: dict[str, int] = {"False": 0, "True": 1, "(": 2, ")": 3, "[": 4, "]": 5, "[start]": 6, "[end]": 7,
                          "[pad]": 8, "[unk]": 9}
@@ -343,18 +343,18 @@ def ship(work: str | Path, out: str | Path) -> Path:
     work = Path(work)
     report = json.loads((work / "run.json").read_text())
     dest = Path(out) / report.get("name", NAME)
-    tmp = dest.with_name(dest.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(work / report["checkpoint"], tmp)
     meta = {"step": report["settings"]["steps"],
             **{k: v for k, v in report.items() if k not in ("checkpoint", "name", "regenerate")},
             "regenerate": report.get("regenerate", REGENERATE)}
-    (tmp / "training.json").write_text(json.dumps(meta, indent=1))
-    tmp.chmod(0o755)
-    for f in tmp.iterdir():
-        f.chmod(0o644)
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.rename(dest)
+
+    def write(tmp: Path) -> None:
+        shutil.copytree(work / report["checkpoint"], tmp, dirs_exist_ok=True)
+        (tmp / "training.json").write_text(json.dumps(meta, indent=1))
+        tmp.chmod(0o755)  # readable by all, like the other zoo folders (a temporary folder starts owner-only)
+        for f in tmp.iterdir():
+            f.chmod(0o644)
+
+    atomic_dir(dest, write)
     return dest
 
 

@@ -92,8 +92,9 @@ def checkpoint_dir(out_dir: str | os.PathLike, step: int) -> Path:
     return Path(out_dir) / f"step_{step:07d}"
 
 
-def _atomic_dir(final: Path, write: Callable[[Path], None]) -> None:
-    """Write a folder beside ``final`` and move it into place, so a crash never leaves a half-written checkpoint."""
+def atomic_dir(final: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` fills a fresh folder beside ``final``, which then replaces ``final``: a crash never leaves a
+    half-written checkpoint, SAE or zoo model, and a failed write leaves the old ``final`` as it was."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
@@ -116,7 +117,7 @@ def save_checkpoint(model: nn.Module, out_dir: str | os.PathLike, step: int, tok
             tokenizer.save_pretrained(tmp)
         (tmp / "training.json").write_text(json.dumps({"step": step, **(meta or {})}, indent=1, default=str))
 
-    _atomic_dir(final, write)
+    atomic_dir(final, write)
     return final
 
 
@@ -156,7 +157,7 @@ def _save_resume(out_dir: Path, model: nn.Module, opt: torch.optim.Optimizer, rn
                  "losses": losses, "config": asdict(config)}
         (tmp / "state.json").write_text(json.dumps(state, default=str))
 
-    _atomic_dir(out_dir / "resume", write)
+    atomic_dir(out_dir / "resume", write)
 
 
 def _lr_factor(step: int, warmup: int, schedule: str = "constant", steps: int = 1, min_ratio: float = 0.0) -> float:

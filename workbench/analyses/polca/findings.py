@@ -102,9 +102,8 @@ def second_order_terms(d: np.ndarray, c: np.ndarray, curvature: np.ndarray, max_
     dg = np.diff(d, axis=0)  # (S-1, K, N)
     den = dg.mean(axis=2)  # <dg(X), b> with X = the samples
     predicted = lam[:-1] * dtheta  # the mean gradient change the curvature predicts
-    ok = np.abs(den) * max_ratio >= np.abs(predicted)
-    ok &= den != 0
-    m = np.where(ok, predicted / np.where(den == 0, 1.0, den), 1.0)  # 1: the trapezoid value
+    ok = (den != 0) & (np.abs(den) * max_ratio >= np.abs(predicted))
+    m = np.divide(predicted, den, out=np.ones_like(den), where=ok)  # 1 where guarded: the trapezoid value
     return trapezoid_terms(d, c) * m[:, :, None]
 
 
@@ -251,6 +250,21 @@ def break_steps(traj: np.ndarray, steps: np.ndarray, delta: float) -> np.ndarray
         raise ValueError(f"delta={delta} needs at least {2 * d + 1} checkpoints, got {s}.")
     second = traj[..., 2 * d:] - 2 * traj[..., d: s - d] + traj[..., : s - 2 * d]
     return steps[d + np.argmax(second, axis=-1)]
+
+
+def cluster_break_steps(labels: np.ndarray, breaks: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Each cluster's mean break step, ``(K, n_clusters)`` (NaN past a direction's last cluster), from the cluster
+    ``labels`` and per-sample ``breaks`` of K directions (``(K, N)`` each).
+
+    >>> cluster_break_steps(np.array([[0, 0, 1, -1]]), np.array([[10, 30, 5, 0]]), 3).tolist()
+    [[20.0, 5.0, nan]]
+    """
+    labels, breaks = np.atleast_2d(labels), np.atleast_2d(breaks)
+    out = np.full((labels.shape[0], n_clusters), np.nan)
+    for k in range(labels.shape[0]):
+        for c in range(int(labels[k].max()) + 1):
+            out[k, c] = breaks[k][labels[k] == c].mean()
+    return out
 
 
 def flattening_step(exact_mean: np.ndarray, steps: np.ndarray, share: float = 0.9) -> int:
@@ -431,5 +445,5 @@ def to_json(obj: object) -> str:
 
 __all__ = ["first_order_terms", "second_order_terms", "trapezoid_terms", "polca_terms", "projected_loss",
            "vector_filter", "sample_filter", "scaled_sizes", "hdbscan_labels", "cluster_vectors", "break_steps", "lag_for",
-           "flattening_step", "cluster_stats", "summarize", "planted_recovery", "PlantedRecovery", "composition", "homogeneity", "ClusterStats",
+           "flattening_step", "cluster_stats", "cluster_break_steps", "summarize", "planted_recovery", "PlantedRecovery", "composition", "homogeneity", "ClusterStats",
            "PAPER_TABLE1", "OUTLIER", "FILTERED"]

@@ -620,18 +620,17 @@ def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = 
     exact_cluster[exact_keep] = F._ordered(F.hdbscan_labels(exact[exact_keep], mcs, ms), exact[exact_keep])
     exact_breaks = F.break_steps(exact, steps, delta)
 
-    def per_cluster(labels: np.ndarray, brk: np.ndarray) -> np.ndarray:
-        c = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
-        return np.array([brk[labels == i].mean() for i in range(c)])
-
-    cl_breaks = [per_cluster(cluster[b], breaks[b]) for b in range(k)]
-    n_cl = max([len(x) for x in cl_breaks] + [len(per_cluster(exact_cluster, exact_breaks)), 1])
-    break_step = np.full((k, n_cl), np.nan)
-    for b, x in enumerate(cl_breaks):
-        break_step[b, : len(x)] = x
-    eb = per_cluster(exact_cluster, exact_breaks)
-    exact_break = np.full(n_cl, np.nan)
-    exact_break[: len(eb)] = eb
+    rows = None
+    if carry_label in samples.coords and place_label in samples.coords:
+        carry = np.asarray(samples[carry_label].values).astype(bool)
+        place = np.asarray(samples[place_label].values).astype(str)
+        rows = _table(d, coord, curv, loss, steps, keep_idx, sl, keep_v, keep_s, cluster, breaks, exact_cluster,
+                      exact_breaks, tau, delta, mcs, ms, max_ratio, carry, place, progress)
+    # one cluster_id axis wide enough for every approach's clusters in any one direction
+    n_cl = max([1, int(cluster.max()) + 1, int(exact_cluster.max()) + 1]
+               + [int(r.labels.max()) + 1 for r in (rows or {}).values()])
+    break_step = F.cluster_break_steps(cluster, breaks, n_cl)
+    exact_break = F.cluster_break_steps(exact_cluster[None], exact_breaks[None], n_cl)[0]
 
     data: dict[str, Any] = {
         "projected_loss": (("basis", "sample", "step"), pl.astype(store_dtype)),
@@ -669,24 +668,13 @@ def assemble(root: str | os.PathLike, store_every: int = 1, tau: float | None = 
                        random_net_over_path=float(np.mean(_net_over_path(coord[:, sl["random"]]))),
                        basis_seconds=float(basis.attrs.get("seconds", np.nan)),
                        settings=json.dumps(_portable(settings)))
-    if carry_label in samples.coords and place_label in samples.coords:
-        carry = np.asarray(samples[carry_label].values).astype(bool)
-        place = np.asarray(samples[place_label].values).astype(str)
-        rows = _table(d, coord, curv, loss, steps, keep_idx, sl, keep_v, keep_s, cluster, breaks, exact_cluster,
-                      exact_breaks, tau, delta, mcs, ms, max_ratio, carry, place, progress)
+    if rows is not None:
         summary = {m: rows[m].summary for m in METHODS}
         data["table_homogeneity"] = ("approach", [summary[m]["max_homogeneity"] for m in METHODS])
         data["table_hidden_share"] = ("approach", [summary[m]["hidden_share"] for m in METHODS])
         data["table_clusters"] = ("approach", [summary[m]["n_clusters"] for m in METHODS])
         data["paper_homogeneity"] = ("approach", [F.PAPER_TABLE1.get(m, (np.nan, np.nan))[0] for m in METHODS])
         data["paper_hidden_share"] = ("approach", [F.PAPER_TABLE1.get(m, (np.nan, np.nan))[1] for m in METHODS])
-        most = max(int(r.labels.max()) + 1 for r in rows.values())
-        if most > n_cl:  # another approach has more clusters in one direction: widen cluster_id
-            pad = np.full((k, most - n_cl), np.nan)
-            data["break_step"] = (("basis", "cluster_id"), np.concatenate([break_step, pad], axis=1))
-            data["exact_break_step"] = ("cluster_id", np.r_[exact_break, np.full(most - n_cl, np.nan)])
-            n_cl = most
-            coords["cluster_id"] = np.arange(n_cl)
         a_labels, a_breaks, a_dir = _approach_arrays(rows, k, n_cl)
         data["approach_cluster"] = (("approach", "basis", "sample"), a_labels)
         data["approach_break_step"] = (("approach", "basis", "cluster_id"), a_breaks)
@@ -803,14 +791,13 @@ def _approach_arrays(rows: Mapping[str, _Row], k: int, n_cl: int) -> tuple[np.nd
     direction = np.full((len(METHODS), k), -1, np.int32)
     for a, m in enumerate(METHODS):
         r = rows[m]
-        if r.labels.shape[0] > k:
-            raise PolcaRunError(f"{m} has {r.labels.shape[0]} directions, more than the {k} rows of 'basis'.")
-        chosen = np.zeros(k, np.int64) if r.labels.shape[0] == 1 else np.arange(r.labels.shape[0])
-        for row_i, dirn in enumerate(chosen):
-            labels[a, row_i] = r.labels[dirn]
-            direction[a, row_i] = dirn
-            for c in range(int(r.labels[dirn].max()) + 1):
-                brk[a, row_i, c] = r.breaks[dirn][r.labels[dirn] == c].mean()
+        d = r.labels.shape[0]
+        if d > k:
+            raise PolcaRunError(f"{m} has {d} directions, more than the {k} rows of 'basis'.")
+        chosen = np.zeros(k, np.int64) if d == 1 else np.arange(d)  # one exact-loss clustering: repeated
+        labels[a, : len(chosen)] = r.labels[chosen]
+        brk[a, : len(chosen)] = F.cluster_break_steps(r.labels[chosen], r.breaks[chosen], n_cl)
+        direction[a, : len(chosen)] = chosen
     return labels, brk, direction
 
 

@@ -31,7 +31,7 @@ import torch
 import xarray as xr
 from tqdm.auto import tqdm
 
-from workbench.analyses.sae.activations import activations_of, check_site, real_mask, trace_site
+from workbench.analyses.sae.activations import activations_of, batch_of, check_site, real_mask, trace_site
 from workbench.analyses.sae.architectures import SAEError, SparseAutoencoder
 from workbench.analyses.sae.stability import match_decoders
 from workbench.analyses.sae.tasks import LABEL_KINDS, Task, label_matrix, label_names
@@ -321,7 +321,7 @@ def unit_baseline(model: Model, task: Task, samples: dict[str, Any], acts: torch
         proj = _neuron_module(model, block)
         neurons = []
         for i in range(0, len(ids), 256):
-            with torch.no_grad(), model.trace(_batch(ids[i: i + 256])) as tracer:
+            with torch.no_grad(), model.trace(batch_of(ids[i: i + 256])) as tracer:
                 h = proj.input.save()
                 tracer.stop()
             neurons.append(h.float()[mask[i: i + 256]])
@@ -370,18 +370,12 @@ def unit_baseline(model: Model, task: Task, samples: dict[str, Any], acts: torch
                 "label": np.array(names, dtype=object)})
 
 
-def _batch(ids: np.ndarray):
-    from workbench.analyses.sae.activations import batch_of
-
-    return batch_of(ids)
-
-
 def _neuron_ablation(model: Model, proj: Any) -> Any:
     """``run`` for :func:`_ablation_effects`: zero-ablate neuron ``units[r]`` (the input of the MLP's output
     projection ``proj``) at every position of row r."""
     def run(units: np.ndarray, sub: np.ndarray) -> torch.Tensor:
         j = torch.as_tensor(units)
-        with torch.no_grad(), model.trace(_batch(sub)):
+        with torch.no_grad(), model.trace(batch_of(sub)):
             h = proj.input
             keep = 1 - torch.nn.functional.one_hot(j, h.shape[-1]).to(h.dtype)[:, None, :]
             proj.input = h * keep

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from typing import Any
 import torch
 
 from workbench.analyses.sae.architectures import SAEError, SparseAutoencoder
+from workbench.zoo.train import atomic_dir
 
 CFG, WEIGHTS = "cfg.json", "sae_weights.safetensors"
 _ON_DISK = {"relu_l1": "standard", "topk": "topk", "batchtopk": "jumprelu"}
@@ -65,16 +64,12 @@ def save_sae(sae: SparseAutoencoder, folder: str | os.PathLike, metadata: Mappin
     weights = {"W_enc": sae.W_enc, "W_dec": sae.W_dec, "b_enc": sae.b_enc, "b_dec": sae.b_dec}
     if sae.architecture == "batchtopk":
         weights["threshold"] = sae.threshold
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
-    try:
+
+    def write(tmp: Path) -> None:
         save_file({k: v.detach().to(torch.float32).contiguous().clone() for k, v in weights.items()}, tmp / WEIGHTS)
         (tmp / CFG).write_text(json.dumps(cfg, indent=1))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+
+    atomic_dir(folder, write)
     return folder
 
 
